@@ -67,12 +67,9 @@ impl FrameParser {
     pub fn push(&mut self, bytes: &[u8]) -> Vec<Frame> {
         self.buf.extend_from_slice(bytes);
         let mut frames = Vec::new();
-        loop {
-            let Some(end) = find_block_end(&self.buf) else {
-                break;
-            };
-            let block: Vec<u8> = self.buf.drain(..end.1).collect();
-            if let Some(f) = parse_block(&block[..end.0]) {
+        while let Some((content_end, block_end)) = find_block_end(&self.buf) {
+            let block: Vec<u8> = self.buf.drain(..block_end).collect();
+            if let Some(f) = parse_block(&block[..content_end]) {
                 frames.push(f);
             }
         }

@@ -125,7 +125,12 @@ fn clippy() -> Result<Outcome> {
 }
 
 fn test() -> Result<Outcome> {
-    sh(cargo().args(["test", "--workspace", "--locked"]))?;
+    // Tests that need PostgreSQL start throwaway clusters from the machine's
+    // binaries (crates/openova-flow-pg-testkit); in CI a missing PostgreSQL
+    // is a failure, never a silent skip.
+    sh(cargo()
+        .args(["test", "--workspace", "--locked"])
+        .env("OPENOVA_FLOW_REQUIRE_PG", "1"))?;
     Ok(Outcome::Passed)
 }
 

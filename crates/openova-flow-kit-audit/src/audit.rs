@@ -112,14 +112,31 @@ impl Out {
             message,
         });
     }
-    fn error(&mut self, code: Code, hr: Option<&str>, file: Option<&str>, line: Option<usize>, message: String) {
+    fn error(
+        &mut self,
+        code: Code,
+        hr: Option<&str>,
+        file: Option<&str>,
+        line: Option<usize>,
+        message: String,
+    ) {
         self.finding(Severity::Error, code, hr, file, line, message);
     }
-    fn warn(&mut self, code: Code, hr: Option<&str>, file: Option<&str>, line: Option<usize>, message: String) {
+    fn warn(
+        &mut self,
+        code: Code,
+        hr: Option<&str>,
+        file: Option<&str>,
+        line: Option<usize>,
+        message: String,
+    ) {
         self.finding(Severity::Warn, code, hr, file, line, message);
     }
     fn errors(&self) -> usize {
-        self.findings.iter().filter(|f| f.level == Severity::Error).count()
+        self.findings
+            .iter()
+            .filter(|f| f.level == Severity::Error)
+            .count()
     }
 }
 
@@ -131,7 +148,10 @@ struct Ctx<'a> {
 fn input_failure(mut out: Out, ctx: &Ctx<'_>, err: InputError) -> Report {
     let message = err.to_string();
     out.error(Code::Input, None, err.file_name(), err.line(), message);
-    out.line(Level::Error, "bootstrap-kit dependency graph audit FAILED (exit 3)");
+    out.line(
+        Level::Error,
+        "bootstrap-kit dependency graph audit FAILED (exit 3)",
+    );
     Report {
         kit_dir: ctx.kit_dir.to_string(),
         expected_file: ctx.expected_file.to_string(),
@@ -259,7 +279,8 @@ fn parse_inputs(inputs: &Inputs, out: &mut Out) -> Result<Parsed, InputError> {
     ));
     let resources =
         kit::parse_kustomization(&inputs.kustomization.display, inputs.kustomization.text()?)?;
-    let substitute_keys = placeholder::substitute_keys(&inputs.tftpl.display, inputs.tftpl.text()?)?;
+    let substitute_keys =
+        placeholder::substitute_keys(&inputs.tftpl.display, inputs.tftpl.text()?)?;
     let charts = inputs
         .charts
         .as_ref()
@@ -403,7 +424,11 @@ fn check_slot(hr: &HelmReleaseDoc, parsed: &Parsed, expected_file: &str, out: &m
     }
 }
 
-fn check_dependencies(hr: &HelmReleaseDoc, present: &BTreeMap<&str, &HelmReleaseDoc>, out: &mut Out) {
+fn check_dependencies(
+    hr: &HelmReleaseDoc,
+    present: &BTreeMap<&str, &HelmReleaseDoc>,
+    out: &mut Out,
+) {
     let (n, f) = (hr.name.as_str(), hr.file.as_str());
     for d in &hr.depends_on {
         if let Some(kind) = d.kind.as_deref().filter(|k| *k != "HelmRelease") {
@@ -576,7 +601,10 @@ fn phase_drift(
     if drift > 0 {
         out.line(
             Level::Error,
-            format!("{drift} drift(s) detected between {} and {exp_file}", ctx.kit_dir),
+            format!(
+                "{drift} drift(s) detected between {} and {exp_file}",
+                ctx.kit_dir
+            ),
         );
     } else {
         out.ok(format!(
@@ -650,7 +678,10 @@ fn phase_cycles(
     }
     let order = disk.topological_order();
     if cycles == 0 {
-        out.ok(format!("no cycles ({} HRs topologically ordered)", order.len()));
+        out.ok(format!(
+            "no cycles ({} HRs topologically ordered)",
+            order.len()
+        ));
     }
     (cycles, order)
 }
@@ -673,12 +704,20 @@ fn phase_placeholders(inputs: &Inputs, parsed: &Parsed, out: &mut Out) {
     out.banner("4.5", "envsubst placeholders vs cloud-init");
     let before = out.errors();
     let tftpl = &inputs.tftpl.display;
-    let keys: BTreeSet<&str> = parsed.substitute_keys.iter().map(|k| k.name.as_str()).collect();
+    let keys: BTreeSet<&str> = parsed
+        .substitute_keys
+        .iter()
+        .map(|k| k.name.as_str())
+        .collect();
     let mut used: BTreeSet<String> = BTreeSet::new();
     let mut required: BTreeSet<String> = BTreeSet::new();
     for f in &parsed.slot_files {
         let lines = yaml::lines_of(&f.text);
-        for doc in f.documents.iter().filter(|d| !kit::substitution_disabled(d)) {
+        for doc in f
+            .documents
+            .iter()
+            .filter(|d| !kit::substitution_disabled(d))
+        {
             let hr = yaml::get_str(&doc.value, &["metadata", "name"]);
             let mut strings = Vec::new();
             placeholder::strings_of(&doc.value, &mut strings);
@@ -729,7 +768,10 @@ fn phase_placeholders(inputs: &Inputs, parsed: &Parsed, out: &mut Out) {
                 None,
                 Some(tftpl),
                 Some(k.line),
-                format!("substitute key {} in {tftpl} is not used by any slot", k.name),
+                format!(
+                    "substitute key {} in {tftpl} is not used by any slot",
+                    k.name
+                ),
             );
         }
     }

@@ -34,7 +34,7 @@ pub struct Args {
     /// Kit directory [default: bootstrap-kit]
     #[arg(long, value_name = "DIR")]
     pub kit_dir: Option<PathBuf>,
-    /// Expected DAG file [default: <kit-dir>/expected-bootstrap-deps.yaml]
+    /// Expected DAG file [default: KIT_DIR/expected-bootstrap-deps.yaml]
     #[arg(long, value_name = "FILE")]
     pub expected: Option<PathBuf>,
     /// Cloud-init template with the postBuild.substitute map
@@ -53,7 +53,13 @@ impl Args {
     /// Resolves the paths: defaults under `root`, given relative paths
     /// against `cwd`.
     pub fn paths(&self, root: &Path, cwd: &Path) -> Paths {
-        let given = |p: &PathBuf| if p.is_absolute() { p.clone() } else { cwd.join(p) };
+        let given = |p: &PathBuf| {
+            if p.is_absolute() {
+                p.clone()
+            } else {
+                cwd.join(p)
+            }
+        };
         let mut paths = Paths::defaults(root);
         if let Some(k) = &self.kit_dir {
             paths.kit_dir = given(k);
@@ -151,9 +157,20 @@ mod tests {
         let cwd = Path::new("/repo/sub");
         let p = parse(&[]).paths(root, cwd);
         assert_eq!(p, Paths::defaults(root));
-        let p = parse(&["--kit-dir", "k", "--tftpl", "/abs/t.tftpl", "--charts-dir", "c"]).paths(root, cwd);
+        let p = parse(&[
+            "--kit-dir",
+            "k",
+            "--tftpl",
+            "/abs/t.tftpl",
+            "--charts-dir",
+            "c",
+        ])
+        .paths(root, cwd);
         assert_eq!(p.kit_dir, Path::new("/repo/sub/k"));
-        assert_eq!(p.expected, Path::new("/repo/sub/k/expected-bootstrap-deps.yaml"));
+        assert_eq!(
+            p.expected,
+            Path::new("/repo/sub/k/expected-bootstrap-deps.yaml")
+        );
         assert_eq!(p.tftpl, Path::new("/abs/t.tftpl"));
         assert!(p.charts_dir_explicit);
         let p = parse(&["--kit-dir", "k", "--expected", "e.yaml"]).paths(root, cwd);
@@ -164,7 +181,8 @@ mod tests {
     #[test]
     fn usage_errors_exit_3_and_help_exits_0() {
         let code = |a: &[&str]| {
-            let e = Args::try_parse_from(std::iter::once("x").chain(a.iter().copied())).unwrap_err();
+            let e =
+                Args::try_parse_from(std::iter::once("x").chain(a.iter().copied())).unwrap_err();
             parse_error_exit_code(&e)
         };
         assert_eq!(code(&["--bogus"]), 3);

@@ -124,9 +124,13 @@ pub fn parse_expected(file: &str, text: &str) -> Result<ExpectedDag, InputError>
         };
         let slot = match yaml::get(item, &["slot"]) {
             None | Some(Value::Null) => None,
-            Some(Value::Number(n)) => Some(n.as_u64().and_then(SlotLabel::from_int).ok_or_else(
-                || at(format!("slots[{i}] ({name}): slot {n} is not a number from 0 to 999")),
-            )?),
+            Some(Value::Number(n)) => {
+                Some(n.as_u64().and_then(SlotLabel::from_int).ok_or_else(|| {
+                    at(format!(
+                        "slots[{i}] ({name}): slot {n} is not a number from 0 to 999"
+                    ))
+                })?)
+            }
             Some(Value::String(s)) => Some(SlotLabel::parse(s).ok_or_else(|| {
                 at(format!(
                     "slots[{i}] ({name}): slot {s:?} is not a slot number such as 16 or \"05a\""
@@ -251,11 +255,21 @@ slots:
 
     #[test]
     fn bad_slots_and_deps() {
-        assert!(err("slots:\n  - {name: a, wave: present, slot: x1}\n").contains("not a slot number"));
+        assert!(
+            err("slots:\n  - {name: a, wave: present, slot: x1}\n").contains("not a slot number")
+        );
         assert!(err("slots:\n  - {name: a, wave: present, slot: -1}\n").contains("not a number"));
-        assert!(err("slots:\n  - {name: a, wave: present, slot: [1]}\n").contains("integer or a string"));
-        assert!(err("slots:\n  - {name: a, wave: present, depends_on: x}\n").contains("must be a list"));
-        assert!(err("slots:\n  - {name: a, wave: present, depends_on: [1]}\n").contains("HelmRelease name"));
+        assert!(
+            err("slots:\n  - {name: a, wave: present, slot: [1]}\n")
+                .contains("integer or a string")
+        );
+        assert!(
+            err("slots:\n  - {name: a, wave: present, depends_on: x}\n").contains("must be a list")
+        );
+        assert!(
+            err("slots:\n  - {name: a, wave: present, depends_on: [1]}\n")
+                .contains("HelmRelease name")
+        );
     }
 
     #[test]

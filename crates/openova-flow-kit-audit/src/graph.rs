@@ -109,7 +109,11 @@ impl Graph {
 
     /// Shortest cycle through `start` inside `members` (BFS, neighbours in
     /// name order), as the node sequence starting at `start`.
-    fn shortest_cycle_through(start: usize, adj: &[Vec<usize>], members: &[bool]) -> Option<Vec<usize>> {
+    fn shortest_cycle_through(
+        start: usize,
+        adj: &[Vec<usize>],
+        members: &[bool],
+    ) -> Option<Vec<usize>> {
         let mut parent = vec![usize::MAX; adj.len()];
         let mut seen = vec![false; adj.len()];
         let mut queue = VecDeque::from([start]);
@@ -269,7 +273,14 @@ mod tests {
 
     #[test]
     fn one_cycle_per_component() {
-        let g = graph(&[("a", "b"), ("b", "a"), ("c", "d"), ("d", "e"), ("e", "c"), ("f", "a")]);
+        let g = graph(&[
+            ("a", "b"),
+            ("b", "a"),
+            ("c", "d"),
+            ("d", "e"),
+            ("e", "c"),
+            ("f", "a"),
+        ]);
         let c: Vec<String> = g.cycles().iter().map(|c| format_cycle(c)).collect();
         assert_eq!(c, ["a -> b -> a", "c -> d -> e -> c"]);
         // f depends on a cycle: not orderable either.

@@ -94,7 +94,9 @@ pub fn parse_slot_file(file_name: &str, display: &str, text: &str) -> Result<Slo
 }
 
 fn non_empty_str<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
-    yaml::get_str(v, path).map(str::trim).filter(|s| !s.is_empty())
+    yaml::get_str(v, path)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
 }
 
 fn parse_helmrelease(
@@ -153,7 +155,9 @@ fn parse_helmrelease(
             return Err(InputError::at(
                 display,
                 deps_key_line,
-                format!("HelmRelease '{name}': spec.dependsOn must be a list of {{name: …}} entries"),
+                format!(
+                    "HelmRelease '{name}': spec.dependsOn must be a list of {{name: …}} entries"
+                ),
             ));
         }
     }
@@ -191,7 +195,10 @@ impl Resource {
 pub fn parse_kustomization(display: &str, text: &str) -> Result<Vec<Resource>, InputError> {
     let docs = yaml::parse_documents(display, text)?;
     let Some(doc) = docs.first() else {
-        return Err(InputError::file(display, "is empty; list the slot files under `resources:`"));
+        return Err(InputError::file(
+            display,
+            "is empty; list the slot files under `resources:`",
+        ));
     };
     let lines = yaml::lines_of(text);
     let item_lines = yaml::seq_item_lines(&lines, doc.first_line, doc.last_line, "resources");
@@ -215,11 +222,19 @@ pub fn parse_kustomization(display: &str, text: &str) -> Result<Vec<Resource>, I
                         path: s.clone(),
                         line,
                     }),
-                    _ => Err(InputError::at(display, line, "resources entries must be strings")),
+                    _ => Err(InputError::at(
+                        display,
+                        line,
+                        "resources entries must be strings",
+                    )),
                 }
             })
             .collect(),
-        Some(_) => Err(InputError::at(display, key_line, "`resources` must be a list of file names")),
+        Some(_) => Err(InputError::at(
+            display,
+            key_line,
+            "`resources` must be a list of file names",
+        )),
     }
 }
 
@@ -310,9 +325,13 @@ spec:
             .unwrap_err()
             .to_string();
         assert_eq!(e, "f:5: HelmRelease 'a': spec.dependsOn[0] needs a `name`");
-        let e = parse_slot_file("f", "f", "kind: HelmRelease\nmetadata: {name: a, namespace: n}\nspec:\n  dependsOn: bp-b\n")
-            .unwrap_err()
-            .to_string();
+        let e = parse_slot_file(
+            "f",
+            "f",
+            "kind: HelmRelease\nmetadata: {name: a, namespace: n}\nspec:\n  dependsOn: bp-b\n",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("must be a list"), "{e}");
     }
 
@@ -331,18 +350,32 @@ spec:
         assert_eq!(r.len(), 2);
         assert_eq!((r[0].path.as_str(), r[0].line), ("01-a.yaml", 4));
         assert_eq!((r[1].normalized(), r[1].line), ("03-c.yaml", 6));
-        assert!(parse_kustomization("k", "kind: Kustomization\n").unwrap().is_empty());
+        assert!(
+            parse_kustomization("k", "kind: Kustomization\n")
+                .unwrap()
+                .is_empty()
+        );
         assert!(parse_kustomization("k", "resources: a\n").is_err());
         assert!(parse_kustomization("k", "resources: [1]\n").is_err());
-        assert!(parse_kustomization("k", "").unwrap_err().to_string().contains("is empty"));
+        assert!(
+            parse_kustomization("k", "")
+                .unwrap_err()
+                .to_string()
+                .contains("is empty")
+        );
     }
 
     #[test]
     fn chart_version() {
-        assert_eq!(parse_chart_version("c", "name: x\nversion: 0.1.0\n").unwrap(), "0.1.0");
+        assert_eq!(
+            parse_chart_version("c", "name: x\nversion: 0.1.0\n").unwrap(),
+            "0.1.0"
+        );
         assert_eq!(parse_chart_version("c", "version: 1\n").unwrap(), "1");
         assert_eq!(
-            parse_chart_version("c/Chart.yaml", "name: x\n").unwrap_err().to_string(),
+            parse_chart_version("c/Chart.yaml", "name: x\n")
+                .unwrap_err()
+                .to_string(),
             "c/Chart.yaml: has no `version`"
         );
     }

@@ -11,7 +11,7 @@
 //! * [`expected`], [`kit`]: the declared DAG, slot files, `kustomization.yaml`;
 //! * [`graph`]: cycles as paths and topological order;
 //! * [`placeholder`]: envsubst forms and the template's substitute keys;
-//! * [`audit`]: the phases, over in-memory [`audit::Inputs`];
+//! * [`audit`](mod@audit): the phases, over in-memory [`audit::Inputs`];
 //! * [`render`]: the phase log and json / dot / mermaid documents;
 //! * [`load`], [`cli`]: file system and command line.
 //!

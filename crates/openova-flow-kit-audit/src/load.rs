@@ -44,7 +44,11 @@ pub fn display(root: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(root).unwrap_or(path);
     let s = rel.to_string_lossy().replace('\\', "/");
     let s = s.trim_end_matches('/');
-    if s.is_empty() { ".".to_string() } else { s.to_string() }
+    if s.is_empty() {
+        ".".to_string()
+    } else {
+        s.to_string()
+    }
 }
 
 fn base_name(path: &Path) -> String {
@@ -98,7 +102,12 @@ fn same_file(a: &Path, b: &Path) -> bool {
 pub fn load(paths: &Paths) -> Inputs {
     let root = &paths.root;
     let kit_display = display(root, &paths.kit_dir);
-    let expected = read(root, &paths.expected, "expected DAG file", "--expected FILE");
+    let expected = read(
+        root,
+        &paths.expected,
+        "expected DAG file",
+        "--expected FILE",
+    );
     let kit_dir_error = match fs::metadata(&paths.kit_dir) {
         Ok(m) if m.is_dir() => None,
         Ok(_) => Some("is not a directory; pass --kit-dir DIR".to_string()),
@@ -145,12 +154,19 @@ pub fn load(paths: &Paths) -> Inputs {
     let charts = match fs::read_dir(&paths.charts_dir) {
         Ok(rd) => {
             let mut m = BTreeMap::new();
-            let mut dirs: Vec<PathBuf> = rd.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+            let mut dirs: Vec<PathBuf> = rd
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_dir())
+                .collect();
             dirs.sort();
             for d in dirs {
                 let chart_yaml = d.join("Chart.yaml");
                 if chart_yaml.is_file() {
-                    m.insert(base_name(&d), read(root, &chart_yaml, "Chart.yaml", "a readable file"));
+                    m.insert(
+                        base_name(&d),
+                        read(root, &chart_yaml, "Chart.yaml", "a readable file"),
+                    );
                 }
             }
             Ok(m)
@@ -180,8 +196,14 @@ mod tests {
     #[test]
     fn display_paths() {
         let root = Path::new("/r");
-        assert_eq!(display(root, Path::new("/r/bootstrap-kit/")), "bootstrap-kit");
-        assert_eq!(display(root, Path::new("/elsewhere/x.yaml")), "/elsewhere/x.yaml");
+        assert_eq!(
+            display(root, Path::new("/r/bootstrap-kit/")),
+            "bootstrap-kit"
+        );
+        assert_eq!(
+            display(root, Path::new("/elsewhere/x.yaml")),
+            "/elsewhere/x.yaml"
+        );
         assert_eq!(display(root, Path::new("/r")), ".");
     }
 
@@ -220,7 +242,10 @@ mod tests {
         );
         assert_eq!(inp.charts, Ok(BTreeMap::new()));
 
-        let explicit = Paths { charts_dir_explicit: true, ..paths.clone() };
+        let explicit = Paths {
+            charts_dir_explicit: true,
+            ..paths.clone()
+        };
         assert!(load(&explicit).charts.is_err());
 
         fs::create_dir_all(root.join("charts/c1")).unwrap();
@@ -231,7 +256,10 @@ mod tests {
         assert_eq!(charts.keys().collect::<Vec<_>>(), ["c1"]);
         assert_eq!(charts["c1"].display, "charts/c1/Chart.yaml");
 
-        let missing = Paths { kit_dir: root.join("nope"), ..paths };
+        let missing = Paths {
+            kit_dir: root.join("nope"),
+            ..paths
+        };
         let inp = load(&missing);
         assert!(inp.kit_dir_error.unwrap().contains("not found"));
         assert!(inp.slot_files.is_empty());

@@ -289,7 +289,11 @@ pub fn substitute_keys(file: &str, text: &str) -> Result<Vec<SubstituteKey>, Inp
             continue; // continuation of a multi-line value
         }
         if ind < ki {
-            return Err(InputError::at(file, n, "unreadable line in postBuild.substitute (inconsistent indentation)"));
+            return Err(InputError::at(
+                file,
+                n,
+                "unreadable line in postBuild.substitute (inconsistent indentation)",
+            ));
         }
         let Some(name) = key_of(l) else {
             return Err(InputError::at(
@@ -299,7 +303,11 @@ pub fn substitute_keys(file: &str, text: &str) -> Result<Vec<SubstituteKey>, Inp
             ));
         };
         if !seen.insert(name.to_string()) {
-            return Err(InputError::at(file, n, format!("duplicate postBuild.substitute key {name}")));
+            return Err(InputError::at(
+                file,
+                n,
+                format!("duplicate postBuild.substitute key {name}"),
+            ));
         }
         keys.push(SubstituteKey {
             name: name.to_string(),
@@ -307,7 +315,11 @@ pub fn substitute_keys(file: &str, text: &str) -> Result<Vec<SubstituteKey>, Inp
         });
     }
     if keys.is_empty() {
-        return Err(InputError::at(file, block.substitute_line, "postBuild.substitute has no keys"));
+        return Err(InputError::at(
+            file,
+            block.substitute_line,
+            "postBuild.substitute has no keys",
+        ));
     }
     Ok(keys)
 }
@@ -322,18 +334,33 @@ mod tests {
 
     #[test]
     fn scans_supported_forms() {
-        assert_eq!(scan("openova-flow.${SOVEREIGN_FQDN}"), [req("SOVEREIGN_FQDN")]);
+        assert_eq!(
+            scan("openova-flow.${SOVEREIGN_FQDN}"),
+            [req("SOVEREIGN_FQDN")]
+        );
         assert_eq!(
             scan("${A:=1} and ${_b:-x y} ${C}"),
             [
-                Placeholder::Defaulted { name: "A".into(), op: ":=", default: "1".into() },
-                Placeholder::Defaulted { name: "_b".into(), op: ":-", default: "x y".into() },
+                Placeholder::Defaulted {
+                    name: "A".into(),
+                    op: ":=",
+                    default: "1".into()
+                },
+                Placeholder::Defaulted {
+                    name: "_b".into(),
+                    op: ":-",
+                    default: "x y".into()
+                },
                 req("C"),
             ]
         );
         assert_eq!(
             scan("${U:=http://x.svc:80/a}"),
-            [Placeholder::Defaulted { name: "U".into(), op: ":=", default: "http://x.svc:80/a".into() }]
+            [Placeholder::Defaulted {
+                name: "U".into(),
+                op: ":=",
+                default: "http://x.svc:80/a".into()
+            }]
         );
         assert_eq!(scan("${E:=}")[0].name(), Some("E"));
     }
@@ -358,7 +385,11 @@ mod tests {
             ("a ${X:=${Y}}", "${X:=${Y}"),
             ("${OPEN", "${OPEN"),
         ] {
-            assert_eq!(scan(s)[0], Placeholder::Unsupported { text: text.into() }, "{s}");
+            assert_eq!(
+                scan(s)[0],
+                Placeholder::Unsupported { text: text.into() },
+                "{s}"
+            );
         }
     }
 
@@ -408,13 +439,20 @@ write_files:
         let names: Vec<(&str, usize)> = keys.iter().map(|k| (k.name.as_str(), k.line)).collect();
         assert_eq!(
             names,
-            [("SOVEREIGN_FQDN", 15), ("SOVEREIGN_LB_IP", 17), ("SOVEREIGN_IS_PRIMARY", 19)]
+            [
+                ("SOVEREIGN_FQDN", 15),
+                ("SOVEREIGN_LB_IP", 17),
+                ("SOVEREIGN_IS_PRIMARY", 19)
+            ]
         );
     }
 
     #[test]
     fn directive_in_block_is_an_error() {
-        let t = TFTPL.replace("            # a comment\n", "%{ if true ~}\n            X: y\n%{ endif ~}\n");
+        let t = TFTPL.replace(
+            "            # a comment\n",
+            "%{ if true ~}\n            X: y\n%{ endif ~}\n",
+        );
         let e = substitute_keys("t", &t).unwrap_err().to_string();
         assert!(e.starts_with("t:18: template directive"), "{e}");
         // A directive after the block ends it.
@@ -432,9 +470,13 @@ write_files:
         let t = TFTPL.replace("            # a comment\n", "            - not a key\n");
         let e = substitute_keys("t", &t).unwrap_err().to_string();
         assert!(e.contains("t:18: unreadable line"), "{e}");
-        let e = substitute_keys("t", "#cloud-config\n").unwrap_err().to_string();
+        let e = substitute_keys("t", "#cloud-config\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("has no postBuild.substitute block"), "{e}");
-        let e = substitute_keys("t", "postBuild:\n  substitute:\nx: 1\n").unwrap_err().to_string();
+        let e = substitute_keys("t", "postBuild:\n  substitute:\nx: 1\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("has no keys"), "{e}");
         let e = substitute_keys("t", "postBuild:\n  substitute:\n    A: 1\n    A: 2\n")
             .unwrap_err()
@@ -456,6 +498,9 @@ write_files:
     fn multi_line_values_are_skipped() {
         let t = "postBuild:\n  substitute:\n    A: >-\n      long\n      text\n    B: x\n";
         let keys = substitute_keys("t", t).unwrap();
-        assert_eq!(keys.iter().map(|k| k.name.as_str()).collect::<Vec<_>>(), ["A", "B"]);
+        assert_eq!(
+            keys.iter().map(|k| k.name.as_str()).collect::<Vec<_>>(),
+            ["A", "B"]
+        );
     }
 }

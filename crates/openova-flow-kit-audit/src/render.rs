@@ -122,7 +122,9 @@ const MERMAID: &str = r#"flowchart LR
 
 /// Escapes a DOT double-quoted string body.
 pub fn dot_escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// Escapes a Mermaid quoted label (`"` → `#quot;`).
@@ -162,7 +164,11 @@ fn mermaid_ids<'a>(names: impl Iterator<Item = &'a str>) -> BTreeMap<&'a str, St
             .collect();
         let count = taken.entry(base.clone()).or_default();
         *count += 1;
-        let id = if *count == 1 { base } else { format!("{base}_{count}") };
+        let id = if *count == 1 {
+            base
+        } else {
+            format!("{base}_{count}")
+        };
         ids.insert(name, id);
     }
     ids
@@ -235,7 +241,11 @@ pub fn to_mermaid(report: &Report) -> String {
                 .map(move |d| (ids[n.name.as_str()].clone(), ids[d.as_str()].clone()))
         })
         .collect();
-    let deferred: Vec<String> = nodes.iter().filter(|n| !n.present).map(|n| n.id.clone()).collect();
+    let deferred: Vec<String> = nodes
+        .iter()
+        .filter(|n| !n.present)
+        .map(|n| n.id.clone())
+        .collect();
     render(
         MERMAID,
         context! { nodes => minijinja::Value::from(minijinja::value::Serde(&nodes)), edges, deferred },
@@ -281,9 +291,18 @@ mod tests {
     #[test]
     fn dot_document() {
         let dot = to_dot(&report());
-        assert!(dot.starts_with("digraph \"bootstrap-kit\" {\n  rankdir=LR;\n"), "{dot}");
-        assert!(dot.contains(r#""bp-a" [label="01 bp-a\npresent"];"#), "{dot}");
-        assert!(dot.contains(r#""bp-c\"q" [label="05a bp-c\"q\nW2.K1", style=dashed];"#), "{dot}");
+        assert!(
+            dot.starts_with("digraph \"bootstrap-kit\" {\n  rankdir=LR;\n"),
+            "{dot}"
+        );
+        assert!(
+            dot.contains(r#""bp-a" [label="01 bp-a\npresent"];"#),
+            "{dot}"
+        );
+        assert!(
+            dot.contains(r#""bp-c\"q" [label="05a bp-c\"q\nW2.K1", style=dashed];"#),
+            "{dot}"
+        );
         assert_eq!(dot.matches(" -> ").count(), 3);
         assert!(dot.contains(r#""bp-b" -> "bp-a";"#));
         assert!(dot.ends_with("}\n"));
@@ -296,7 +315,10 @@ mod tests {
         assert!(m.contains("  bp_a[\"01 bp-a\"]\n"), "{m}");
         assert!(m.contains("  bp_c_q[\"05a bp-c#quot;q\"]\n"), "{m}");
         assert!(m.contains("  bp_b --> bp_a\n"));
-        assert!(m.contains("  classDef deferred stroke-dasharray: 5 5\n  class bp_c_q deferred\n"), "{m}");
+        assert!(
+            m.contains("  classDef deferred stroke-dasharray: 5 5\n  class bp_c_q deferred\n"),
+            "{m}"
+        );
     }
 
     #[test]
@@ -321,31 +343,66 @@ mod tests {
     #[test]
     fn lines_route_and_colour() {
         let lines = vec![
-            Line { level: Level::Banner, text: "Phase 1: x".into() },
-            Line { level: Level::Info, text: "info".into() },
-            Line { level: Level::Error, text: "bad".into() },
-            Line { level: Level::Detail, text: "more".into() },
-            Line { level: Level::Banner, text: "Phase 2: y".into() },
-            Line { level: Level::Warn, text: "hm".into() },
-            Line { level: Level::Ok, text: "fine".into() },
+            Line {
+                level: Level::Banner,
+                text: "Phase 1: x".into(),
+            },
+            Line {
+                level: Level::Info,
+                text: "info".into(),
+            },
+            Line {
+                level: Level::Error,
+                text: "bad".into(),
+            },
+            Line {
+                level: Level::Detail,
+                text: "more".into(),
+            },
+            Line {
+                level: Level::Banner,
+                text: "Phase 2: y".into(),
+            },
+            Line {
+                level: Level::Warn,
+                text: "hm".into(),
+            },
+            Line {
+                level: Level::Ok,
+                text: "fine".into(),
+            },
         ];
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        let plain = Style { all_to_stderr: false, color_stdout: false, color_stderr: false };
+        let plain = Style {
+            all_to_stderr: false,
+            color_stdout: false,
+            color_stderr: false,
+        };
         write_lines(&lines, plain, &mut out, &mut err).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "== Phase 1: x ==\n  info\n\n== Phase 2: y ==\nWARN: hm\nOK: fine\n"
         );
-        assert_eq!(String::from_utf8(err).unwrap(), "ERROR: bad\n         more\n");
+        assert_eq!(
+            String::from_utf8(err).unwrap(),
+            "ERROR: bad\n         more\n"
+        );
 
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        let machine = Style { all_to_stderr: true, color_stdout: true, color_stderr: false };
+        let machine = Style {
+            all_to_stderr: true,
+            color_stdout: true,
+            color_stderr: false,
+        };
         write_lines(&lines, machine, &mut out, &mut err).unwrap();
         assert!(out.is_empty());
         assert!(!String::from_utf8(err).unwrap().contains('\x1b'));
 
         assert_eq!(format_line(&lines[2], true), "\x1b[1;31mERROR:\x1b[0m bad");
-        assert_eq!(format_line(&lines[0], true), "\x1b[1;36m== Phase 1: x ==\x1b[0m");
+        assert_eq!(
+            format_line(&lines[0], true),
+            "\x1b[1;36m== Phase 1: x ==\x1b[0m"
+        );
         assert_eq!(format_line(&lines[1], true), "  info");
     }
 

@@ -115,7 +115,13 @@ pub enum Wave {
 
 impl Wave {
     /// Every wave in printing order.
-    pub const ALL: [Wave; 5] = [Wave::Present, Wave::W2K1, Wave::W2K2, Wave::W2K3, Wave::W2K4];
+    pub const ALL: [Wave; 5] = [
+        Wave::Present,
+        Wave::W2K1,
+        Wave::W2K2,
+        Wave::W2K3,
+        Wave::W2K4,
+    ];
 
     /// The spelling used in `expected-bootstrap-deps.yaml`.
     pub fn as_str(self) -> &'static str {

@@ -71,8 +71,15 @@ pub fn parse_documents(file: &str, text: &str) -> Result<Vec<Document>, InputErr
         }
         let line_count = chunk.lines().count().max(1);
         let value: Value = serde_yaml::from_str(&chunk).map_err(|e| {
-            let line = e.location().map_or(start + 1, |l| start + l.line());
-            InputError::at(file, line, strip_location(&e.to_string()))
+            let rel = e.location().map_or(1, |l| l.line());
+            let message = strip_location(&e.to_string());
+            // serde_yaml places duplicate keys at their mapping; point at the repeat.
+            let rel = message
+                .split_once("duplicate entry with key \"")
+                .and_then(|(_, k)| k.strip_suffix('"'))
+                .and_then(|key| duplicate_key_line(&chunk, rel, key))
+                .unwrap_or(rel);
+            InputError::at(file, start + rel, message)
         })?;
         if value.is_null() {
             continue;
@@ -84,6 +91,32 @@ pub fn parse_documents(file: &str, text: &str) -> Result<Vec<Document>, InputErr
         });
     }
     Ok(docs)
+}
+
+/// 1-based line (within `chunk`, from `from` on) of the second occurrence of
+/// `key:` at one indentation.
+fn duplicate_key_line(chunk: &str, from: usize, key: &str) -> Option<usize> {
+    let mut first_at_indent: Vec<usize> = Vec::new();
+    for (i, l) in chunk.lines().enumerate().skip(from.saturating_sub(1)) {
+        let t = l.trim_start();
+        let t = t.strip_prefix("- ").unwrap_or(t);
+        let bare = t.strip_prefix(key).and_then(|r| r.strip_prefix(':'));
+        let quoted = t
+            .strip_prefix('"')
+            .and_then(|r| r.strip_prefix(key))
+            .and_then(|r| r.strip_prefix("\":"));
+        if bare
+            .or(quoted)
+            .is_some_and(|r| r.is_empty() || r.starts_with([' ', '\t']))
+        {
+            let ind = indent(l);
+            if first_at_indent.contains(&ind) {
+                return Some(i + 1);
+            }
+            first_at_indent.push(ind);
+        }
+    }
+    None
 }
 
 /// serde_yaml appends " at line L column C" to its messages; the audit
@@ -220,7 +253,10 @@ mod tests {
         assert_eq!(docs.len(), 2);
         assert_eq!(docs[0].first_line, 2);
         assert_eq!(get_str(&docs[1].value, &["b"]), None);
-        assert_eq!(scalar_text(get(&docs[1].value, &["b"]).unwrap()).unwrap(), "2");
+        assert_eq!(
+            scalar_text(get(&docs[1].value, &["b"]).unwrap()).unwrap(),
+            "2"
+        );
         assert_eq!(docs[1].first_line, 6);
         assert_eq!(docs[1].last_line, 8);
     }
@@ -245,14 +281,21 @@ mod tests {
 
     #[test]
     fn error_in_first_document_line() {
-        let err = parse_documents("f", "a: 1\n  b: 2\n").unwrap_err().to_string();
+        let err = parse_documents("f", "a: 1\n  b: 2\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("f:2: "), "{err}");
     }
 
     #[test]
-    fn duplicate_keys_are_errors() {
-        let err = parse_documents("f", "a: 1\na: 2\n").unwrap_err().to_string();
-        assert!(err.contains("duplicate"), "{err}");
+    fn duplicate_keys_are_errors_at_the_repeat() {
+        let err = parse_documents("f", "a: 1\na: 2\n")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "f:2: duplicate entry with key \"a\"");
+        let text = "---\nx: 1\n---\nm:\n  k: 1\n  other:\n    k: 2\n  k: 3\n";
+        let err = parse_documents("f", text).unwrap_err().to_string();
+        assert_eq!(err, "f:8: m: duplicate entry with key \"k\"");
     }
 
     #[test]

@@ -43,6 +43,9 @@ const GATES: &[(&str, GateFn)] = &[
     ("one-crypto-provider", one_crypto_provider),
     ("test", test),
     ("doc", doc),
+    ("cloudinit", crate::render_cloudinit::gate_render),
+    ("cloudinit-golden", crate::render_cloudinit::gate_golden),
+    ("tf-fmt", crate::render_cloudinit::gate_fmt),
 ];
 
 pub fn run(args: &CiArgs) -> Result<ExitCode> {

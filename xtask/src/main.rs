@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod ci;
+mod render_cloudinit;
 mod util;
 mod venv;
 
@@ -29,6 +30,8 @@ enum Command {
     Ci(ci::CiArgs),
     /// Prepare what the gates need under target/ (Python virtualenv, helper binaries).
     Setup,
+    /// Render (and check) the control-plane cloud-init of infra/hetzner per region key, as OpenTofu would.
+    RenderCloudinit(render_cloudinit::RenderArgs),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Ci(args) => ci::run(&args),
         Command::Setup => venv::ensure().map(|_| ExitCode::SUCCESS),
+        Command::RenderCloudinit(args) => Ok(render_cloudinit::run(&args)),
     };
     match result {
         Ok(code) => code,

@@ -46,7 +46,10 @@ pub fn lint_template(file: &SourceFile) -> Result<()> {
             continue;
         }
         let rest = &body[name_len..];
-        if ["}", ":-", ":=", "-", "="].iter().any(|s| rest.starts_with(s)) {
+        if ["}", ":-", ":=", "-", "="]
+            .iter()
+            .any(|s| rest.starts_with(s))
+        {
             let end = body.find('}').map_or(name_len, |i| i + 1).min(60);
             let shown = format!("${{{}", &body[..end]);
             return Err(Error::at(
@@ -92,7 +95,10 @@ pub fn check_region(r: &Rendered<'_>) -> Result<Substitute> {
         ));
     }
     if !r.user_data.starts_with("#cloud-config\n") {
-        return Err(fail(key, "user_data does not start with \"#cloud-config\\n\""));
+        return Err(fail(
+            key,
+            "user_data does not start with \"#cloud-config\\n\"",
+        ));
     }
     let doc: Yaml = serde_yaml::from_str(r.user_data)
         .map_err(|e| fail(key, format!("user_data is not valid YAML: {e}")))?;
@@ -103,13 +109,18 @@ pub fn check_region(r: &Rendered<'_>) -> Result<Substitute> {
         .get("write_files")
         .and_then(Yaml::as_sequence)
         .and_then(|files| {
-            files.iter().find(|f| {
-                f.get("path").and_then(Yaml::as_str) == Some(FLUX_BOOTSTRAP_PATH)
-            })
+            files
+                .iter()
+                .find(|f| f.get("path").and_then(Yaml::as_str) == Some(FLUX_BOOTSTRAP_PATH))
         })
         .and_then(|f| f.get("content"))
         .and_then(Yaml::as_str)
-        .ok_or_else(|| fail(key, format!("write_files has no {FLUX_BOOTSTRAP_PATH} with string content")))?;
+        .ok_or_else(|| {
+            fail(
+                key,
+                format!("write_files has no {FLUX_BOOTSTRAP_PATH} with string content"),
+            )
+        })?;
     let mut substitute = None;
     for d in serde_yaml::Deserializer::from_str(content) {
         let doc = <Yaml as serde::Deserialize>::deserialize(d)
@@ -137,7 +148,9 @@ pub fn check_region(r: &Rendered<'_>) -> Result<Substitute> {
     let Some(Yaml::Mapping(map)) = substitute else {
         return Err(fail(
             key,
-            format!("{FLUX_BOOTSTRAP_PATH} has no Kustomization bootstrap-kit with spec.postBuild.substitute"),
+            format!(
+                "{FLUX_BOOTSTRAP_PATH} has no Kustomization bootstrap-kit with spec.postBuild.substitute"
+            ),
         ));
     };
     let mut out = Substitute::new();
@@ -145,7 +158,10 @@ pub fn check_region(r: &Rendered<'_>) -> Result<Substitute> {
         match map.get(*wanted) {
             Some(Yaml::String(s)) => {
                 if s.contains("${") {
-                    return Err(fail(key, format!("substitute {wanted} contains \"${{\": {s:?}")));
+                    return Err(fail(
+                        key,
+                        format!("substitute {wanted} contains \"${{\": {s:?}"),
+                    ));
                 }
                 out.insert((*wanted).to_string(), s.clone());
             }
@@ -158,17 +174,19 @@ pub fn check_region(r: &Rendered<'_>) -> Result<Substitute> {
                 };
                 return Err(fail(
                     key,
-                    format!("substitute {wanted} is {kind}, not a string; quote it with jsonencode()"),
+                    format!(
+                        "substitute {wanted} is {kind}, not a string; quote it with jsonencode()"
+                    ),
                 ));
             }
             None => return Err(fail(key, format!("substitute is missing {wanted}"))),
         }
     }
     for (k, v) in &map {
-        if let (Some(k), Yaml::String(s)) = (k.as_str(), v) {
-            if s.contains("${") {
-                return Err(fail(key, format!("substitute {k} contains \"${{\": {s:?}")));
-            }
+        if let (Some(k), Yaml::String(s)) = (k.as_str(), v)
+            && s.contains("${")
+        {
+            return Err(fail(key, format!("substitute {k} contains \"${{\": {s:?}")));
         }
     }
     Ok(out)
@@ -208,20 +226,30 @@ pub fn check_consistency(regions: &[(Rendered<'_>, Substitute)]) -> Result<()> {
     let mut seen = std::collections::BTreeSet::new();
     for (r, s) in regions {
         if !seen.insert(r.key) {
-            return Err(fail(r.key, "region key is not unique (a secondary's key equals another key)"));
+            return Err(fail(
+                r.key,
+                "region key is not unique (a secondary's key equals another key)",
+            ));
         }
         let get = |k: &str| s.get(k).map_or("", String::as_str);
         if get("SOVEREIGN_REGION_KEY") != r.key {
             return Err(fail(
                 r.key,
-                format!("SOVEREIGN_REGION_KEY is {:?}, expected {:?}", get("SOVEREIGN_REGION_KEY"), r.key),
+                format!(
+                    "SOVEREIGN_REGION_KEY is {:?}, expected {:?}",
+                    get("SOVEREIGN_REGION_KEY"),
+                    r.key
+                ),
             ));
         }
         let expected = if r.primary { "true" } else { "false" };
         if get("SOVEREIGN_IS_PRIMARY") != expected {
             return Err(fail(
                 r.key,
-                format!("SOVEREIGN_IS_PRIMARY is {:?}, expected {expected:?}", get("SOVEREIGN_IS_PRIMARY")),
+                format!(
+                    "SOVEREIGN_IS_PRIMARY is {:?}, expected {expected:?}",
+                    get("SOVEREIGN_IS_PRIMARY")
+                ),
             ));
         }
     }
@@ -231,7 +259,12 @@ pub fn check_consistency(regions: &[(Rendered<'_>, Substitute)]) -> Result<()> {
                 if s.get(k) != fs.get(k) {
                     return Err(fail(
                         r.key,
-                        format!("{k} is {:?} but {:?} in {}; all regions must share it", s.get(k), fs.get(k), first.key),
+                        format!(
+                            "{k} is {:?} but {:?} in {}; all regions must share it",
+                            s.get(k),
+                            fs.get(k),
+                            first.key
+                        ),
                     ));
                 }
             }
@@ -261,7 +294,16 @@ mod tests {
 
     #[test]
     fn lint_accepts_escapes_and_template_references() {
-        for ok in ["$${SOVEREIGN_FQDN:-x}", "${sovereign_fqdn}", "${jsonencode(X)}", "${A.b}", "${A + 1}", "${9}", "$$${A}", "%{ if A }"] {
+        for ok in [
+            "$${SOVEREIGN_FQDN:-x}",
+            "${sovereign_fqdn}",
+            "${jsonencode(X)}",
+            "${A.b}",
+            "${A + 1}",
+            "${9}",
+            "$$${A}",
+            "%{ if A }",
+        ] {
             assert!(lint(ok).is_ok(), "{ok}");
         }
     }
@@ -308,12 +350,26 @@ write_files:
     #[test]
     fn unquoted_substitute_values_fail() {
         for (from, to, kind) in [
-            ("\"0123456789012345\"", "0123456789012345", "SOVEREIGN_DEPLOYMENT_ID is not a quoted string"),
-            ("\"0123456789012345\"", "", "SOVEREIGN_DEPLOYMENT_ID is not a quoted string"),
-            ("\"true\"", "true", "SOVEREIGN_IS_PRIMARY is not a quoted string"),
+            (
+                "\"0123456789012345\"",
+                "0123456789012345",
+                "SOVEREIGN_DEPLOYMENT_ID is not a quoted string",
+            ),
+            (
+                "\"0123456789012345\"",
+                "",
+                "SOVEREIGN_DEPLOYMENT_ID is not a quoted string",
+            ),
+            (
+                "\"true\"",
+                "true",
+                "SOVEREIGN_IS_PRIMARY is not a quoted string",
+            ),
         ] {
             let text = GOOD.replacen(from, to, 1);
-            let e = check_region(&region("fsn1", true, &text)).unwrap_err().to_string();
+            let e = check_region(&region("fsn1", true, &text))
+                .unwrap_err()
+                .to_string();
             assert!(e.contains(kind), "{e}");
         }
     }
@@ -325,8 +381,13 @@ write_files:
             "{}          substitute: {{SOVEREIGN_FQDN: \"a\", SOVEREIGN_LB_IP: 1, SOVEREIGN_DEPLOYMENT_ID: \"\", SOVEREIGN_REGION_KEY: \"k\", SOVEREIGN_IS_PRIMARY: \"true\", SOVEREIGN_FLOW_SERVER_URL: \"\"}}\n",
             &GOOD[..block_start]
         );
-        let e = check_region(&region("k", true, &text)).unwrap_err().to_string();
-        assert_eq!(e, "k: substitute SOVEREIGN_LB_IP is a number, not a string; quote it with jsonencode()");
+        let e = check_region(&region("k", true, &text))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "k: substitute SOVEREIGN_LB_IP is a number, not a string; quote it with jsonencode()"
+        );
     }
 
     #[test]
@@ -337,13 +398,21 @@ write_files:
         assert!(e.to_string().contains("not a YAML mapping"));
         let e = check_region(&region("k", true, "#cloud-config\na: [\n")).unwrap_err();
         assert!(e.to_string().contains("not valid YAML"));
-        let e = check_region(&region("k", true, &GOOD.replace("bootstrap-kit", "other"))).unwrap_err();
+        let e =
+            check_region(&region("k", true, &GOOD.replace("bootstrap-kit", "other"))).unwrap_err();
         assert!(e.to_string().contains("has no Kustomization bootstrap-kit"));
-        let e = check_region(&region("k", true, &GOOD.replace("            SOVEREIGN_LB_IP: \"203.0.113.10\"\n", ""))).unwrap_err();
+        let e = check_region(&region(
+            "k",
+            true,
+            &GOOD.replace("            SOVEREIGN_LB_IP: \"203.0.113.10\"\n", ""),
+        ))
+        .unwrap_err();
         assert!(e.to_string().contains("missing SOVEREIGN_LB_IP"));
-        let e = check_region(&region("k", true, &GOOD.replace("203.0.113.10", "${X}"))).unwrap_err();
+        let e =
+            check_region(&region("k", true, &GOOD.replace("203.0.113.10", "${X}"))).unwrap_err();
         assert!(e.to_string().contains("contains \"${\""));
-        let e = check_region(&region("k", true, &GOOD.replace(FLUX_BOOTSTRAP_PATH, "/x"))).unwrap_err();
+        let e =
+            check_region(&region("k", true, &GOOD.replace(FLUX_BOOTSTRAP_PATH, "/x"))).unwrap_err();
         assert!(e.to_string().contains("write_files has no"));
     }
 
@@ -353,26 +422,50 @@ write_files:
         let e = check_region(&region("fsn1", true, &big)).unwrap_err();
         assert_eq!(
             e.to_string(),
-            format!("fsn1: rendered user_data is {} bytes; the limit is 32256", big.len())
+            format!(
+                "fsn1: rendered user_data is {} bytes; the limit is 32256",
+                big.len()
+            )
         );
     }
 
     #[test]
     fn consistency_across_regions() {
         let primary = GOOD.to_string();
-        let secondary = GOOD.replace("\"fsn1\"", "\"hel1-1\"").replace("\"true\"", "\"false\"");
+        let secondary = GOOD
+            .replace("\"fsn1\"", "\"hel1-1\"")
+            .replace("\"true\"", "\"false\"");
         let s1 = check_region(&region("fsn1", true, &primary)).unwrap();
         let s2 = check_region(&region("hel1-1", false, &secondary)).unwrap();
-        check_consistency(&[(region("fsn1", true, &primary), s1.clone()), (region("hel1-1", false, &secondary), s2.clone())]).unwrap();
-        let e = check_consistency(&[(region("fsn1", true, &primary), s1.clone()), (region("hel1-2", false, &secondary), s2.clone())]).unwrap_err();
-        assert!(e.to_string().contains("SOVEREIGN_REGION_KEY is \"hel1-1\", expected \"hel1-2\""));
+        check_consistency(&[
+            (region("fsn1", true, &primary), s1.clone()),
+            (region("hel1-1", false, &secondary), s2.clone()),
+        ])
+        .unwrap();
+        let e = check_consistency(&[
+            (region("fsn1", true, &primary), s1.clone()),
+            (region("hel1-2", false, &secondary), s2.clone()),
+        ])
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("SOVEREIGN_REGION_KEY is \"hel1-1\", expected \"hel1-2\"")
+        );
         let e = check_consistency(&[(region("hel1-1", true, &secondary), s2.clone())]).unwrap_err();
         assert!(e.to_string().contains("SOVEREIGN_IS_PRIMARY"));
         let mut other_id = s2.clone();
         other_id.insert("SOVEREIGN_DEPLOYMENT_ID".into(), "x".into());
-        let e = check_consistency(&[(region("fsn1", true, &primary), s1.clone()), (region("hel1-1", false, &secondary), other_id)]).unwrap_err();
+        let e = check_consistency(&[
+            (region("fsn1", true, &primary), s1.clone()),
+            (region("hel1-1", false, &secondary), other_id),
+        ])
+        .unwrap_err();
         assert!(e.to_string().contains("all regions must share it"));
-        let e = check_consistency(&[(region("fsn1", true, &primary), s1.clone()), (region("fsn1", false, &primary), s1)]).unwrap_err();
+        let e = check_consistency(&[
+            (region("fsn1", true, &primary), s1.clone()),
+            (region("fsn1", false, &primary), s1),
+        ])
+        .unwrap_err();
         assert!(e.to_string().contains("not unique"));
     }
 }

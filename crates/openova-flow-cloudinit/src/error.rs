@@ -176,7 +176,10 @@ mod tests {
             key: "hel1-9".into(),
             known: vec!["fsn1".into(), "hel1-1".into()],
         };
-        assert_eq!(u.to_string(), "unknown region key \"hel1-9\"; known keys: fsn1, hel1-1");
+        assert_eq!(
+            u.to_string(),
+            "unknown region key \"hel1-9\"; known keys: fsn1, hel1-1"
+        );
         assert_eq!(u.exit_code(), 2);
         assert_eq!(Error::msg("x").to_string(), "x");
     }

@@ -65,7 +65,11 @@ impl<'s> Scope<'s> {
     }
 
     fn lookup(&self, name: &str) -> Option<&Value> {
-        self.bindings.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v)
+        self.bindings
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
     }
 
     fn loc(&self, span: Option<Range<usize>>) -> Option<Location> {
@@ -126,9 +130,9 @@ fn convert_hcl_number(n: &hcl_edit::Number) -> Option<Number> {
 /// Interpolation's conversion of a value to string.
 pub fn template_string(v: &Value) -> std::result::Result<String, &'static str> {
     match v {
-        Value::Null => Err(
-            "The expression result is null. Cannot include a null value in a string template.",
-        ),
+        Value::Null => {
+            Err("The expression result is null. Cannot include a null value in a string template.")
+        }
         Value::List(_) | Value::Object(_) => {
             Err("Cannot include the given value in a string template: string required.")
         }
@@ -298,7 +302,7 @@ impl<'m> Evaluator<'m> {
                         .ok_or_else(|| self.err(sc, e.span(), "Invalid operand: Unsuitable value for unary operand: a bool is required.")),
                     UnaryOperator::Neg => v
                         .as_number_converted()
-                        .map(|n| Value::Number(n.neg()))
+                        .map(|n| Value::Number(n.negated()))
                         .ok_or_else(|| self.err(sc, e.span(), "Invalid operand: Unsuitable value for unary operand: a number is required.")),
                 }
             }
@@ -341,14 +345,15 @@ impl<'m> Evaluator<'m> {
         };
         let (a, b) = (num(l, "left")?, num(r, "right")?);
         let arith = |res: std::result::Result<Number, crate::value::NumberError>| {
-            res.map(Value::Number).map_err(|e| self.err(sc, span.clone(), e.to_string()))
+            res.map(Value::Number)
+                .map_err(|e| self.err(sc, span.clone(), e.to_string()))
         };
         match op {
-            B::Plus => arith(a.add(b)),
-            B::Minus => arith(a.sub(b)),
-            B::Mul => arith(a.mul(b)),
-            B::Div => arith(a.div(b)),
-            B::Mod => arith(a.rem(b)),
+            B::Plus => arith(a.checked_add(b)),
+            B::Minus => arith(a.checked_sub(b)),
+            B::Mul => arith(a.checked_mul(b)),
+            B::Div => arith(a.checked_div(b)),
+            B::Mod => arith(a.checked_rem(b)),
             B::Less => Ok(Value::Bool(a < b)),
             B::LessEq => Ok(Value::Bool(a <= b)),
             B::Greater => Ok(Value::Bool(a > b)),
@@ -391,7 +396,11 @@ impl<'m> Evaluator<'m> {
         let attr = |what: &str| -> Result<&str> {
             match ops.first().map(|o| o.value()) {
                 Some(TraversalOperator::GetAttr(a)) => Ok(a.as_str()),
-                _ => Err(self.err(sc, span.clone(), format!("invalid reference: \"{name}\" must be followed by .<{what}>"))),
+                _ => Err(self.err(
+                    sc,
+                    span.clone(),
+                    format!("invalid reference: \"{name}\" must be followed by .<{what}>"),
+                )),
             }
         };
         match name {
@@ -427,7 +436,12 @@ impl<'m> Evaluator<'m> {
 
     /// The resource address of a traversal (`type.name["key"].attr`), index
     /// keys evaluated.
-    fn address(&self, root: &str, ops: &[Decorated<TraversalOperator>], sc: &Scope<'_>) -> Result<String> {
+    fn address(
+        &self,
+        root: &str,
+        ops: &[Decorated<TraversalOperator>],
+        sc: &Scope<'_>,
+    ) -> Result<String> {
         let mut addr = root.to_string();
         for op in ops {
             match op.value() {
@@ -439,12 +453,17 @@ impl<'m> Evaluator<'m> {
                 TraversalOperator::Index(e) => {
                     let k = self.eval(e, sc)?;
                     match &k {
-                        Value::String(_) | Value::Number(_) => addr.push_str(&format!("[{}]", json::encode(&k))),
+                        Value::String(_) | Value::Number(_) => {
+                            addr.push_str(&format!("[{}]", json::encode(&k)))
+                        }
                         other => {
                             return Err(self.err(
                                 sc,
                                 e.span(),
-                                format!("resource index must be a string or number, got {}", other.type_name()),
+                                format!(
+                                    "resource index must be a string or number, got {}",
+                                    other.type_name()
+                                ),
                             ));
                         }
                     }
@@ -461,7 +480,12 @@ impl<'m> Evaluator<'m> {
         Ok(addr)
     }
 
-    fn unknown(&self, root: &str, ops: &[Decorated<TraversalOperator>], sc: &Scope<'_>) -> Result<Value> {
+    fn unknown(
+        &self,
+        root: &str,
+        ops: &[Decorated<TraversalOperator>],
+        sc: &Scope<'_>,
+    ) -> Result<Value> {
         let addr = self.address(root, ops, sc)?;
         Ok(self
             .overrides
@@ -470,14 +494,22 @@ impl<'m> Evaluator<'m> {
             .unwrap_or_else(|| Value::string(format!("<{addr}>"))))
     }
 
-    fn apply_ops(&self, mut v: Value, ops: &[Decorated<TraversalOperator>], sc: &Scope<'_>) -> Result<Value> {
+    fn apply_ops(
+        &self,
+        mut v: Value,
+        ops: &[Decorated<TraversalOperator>],
+        sc: &Scope<'_>,
+    ) -> Result<Value> {
         for (i, op) in ops.iter().enumerate() {
             let span = op.span();
             v = match op.value() {
                 TraversalOperator::GetAttr(a) => self.get_attr(v, a.as_str(), sc, span)?,
-                TraversalOperator::LegacyIndex(n) => {
-                    self.index(v, &Value::Number(Number::from(i64::try_from(*n.value()).unwrap_or(i64::MAX))), sc, span)?
-                }
+                TraversalOperator::LegacyIndex(n) => self.index(
+                    v,
+                    &Value::Number(Number::from(i64::try_from(*n.value()).unwrap_or(i64::MAX))),
+                    sc,
+                    span,
+                )?,
                 TraversalOperator::Index(e) => {
                     let k = self.eval(e, sc)?;
                     self.index(v, &k, sc, span)?
@@ -500,7 +532,13 @@ impl<'m> Evaluator<'m> {
         Ok(v)
     }
 
-    fn get_attr(&self, v: Value, name: &str, sc: &Scope<'_>, span: Option<Range<usize>>) -> Result<Value> {
+    fn get_attr(
+        &self,
+        v: Value,
+        name: &str,
+        sc: &Scope<'_>,
+        span: Option<Range<usize>>,
+    ) -> Result<Value> {
         match v {
             Value::Object(mut map) => map.remove(name).ok_or_else(|| {
                 self.err(sc, span, format!("Unsupported attribute: This object does not have an attribute named \"{name}\"."))
@@ -523,12 +561,22 @@ impl<'m> Evaluator<'m> {
         }
     }
 
-    fn index(&self, v: Value, key: &Value, sc: &Scope<'_>, span: Option<Range<usize>>) -> Result<Value> {
+    fn index(
+        &self,
+        v: Value,
+        key: &Value,
+        sc: &Scope<'_>,
+        span: Option<Range<usize>>,
+    ) -> Result<Value> {
         let missing = || {
             self.err(sc, span.clone(), "Invalid index: The given key does not identify an element in this collection value.")
         };
         if matches!(key, Value::Null) {
-            return Err(self.err(sc, span, "Invalid index: Can't use a null value as an indexing key."));
+            return Err(self.err(
+                sc,
+                span,
+                "Invalid index: Can't use a null value as an indexing key.",
+            ));
         }
         match v {
             Value::Object(mut map) => {
@@ -541,18 +589,34 @@ impl<'m> Evaluator<'m> {
                     .and_then(Number::as_int)
                     .and_then(|i| usize::try_from(i).ok())
                     .ok_or_else(missing)?;
-                if i < items.len() { Ok(items.swap_remove(i)) } else { Err(missing()) }
+                if i < items.len() {
+                    Ok(items.swap_remove(i))
+                } else {
+                    Err(missing())
+                }
             }
-            Value::Null => Err(self.err(sc, span, "Attempt to index null value: This value is null, so it does not have any indices.")),
+            Value::Null => Err(self.err(
+                sc,
+                span,
+                "Attempt to index null value: This value is null, so it does not have any indices.",
+            )),
             other => Err(self.err(
                 sc,
                 span,
-                format!("Invalid index: This value does not have any indices ({}).", other.type_name()),
+                format!(
+                    "Invalid index: This value does not have any indices ({}).",
+                    other.type_name()
+                ),
             )),
         }
     }
 
-    fn iterate(&self, coll: Value, sc: &Scope<'_>, span: Option<Range<usize>>) -> Result<Vec<(Value, Value)>> {
+    fn iterate(
+        &self,
+        coll: Value,
+        sc: &Scope<'_>,
+        span: Option<Range<usize>>,
+    ) -> Result<Vec<(Value, Value)>> {
         match coll {
             Value::List(items) => Ok(items
                 .into_iter()
@@ -586,13 +650,21 @@ impl<'m> Evaluator<'m> {
             if let Some(cond) = &f.cond {
                 match self.eval(&cond.expr, &inner)? {
                     Value::Null => {
-                        return Err(self.err(sc, cond.expr.span(), "Condition is null: The value of the 'if' clause must not be null."));
+                        return Err(self.err(
+                            sc,
+                            cond.expr.span(),
+                            "Condition is null: The value of the 'if' clause must not be null.",
+                        ));
                     }
                     c => match c.as_bool_converted() {
                         Some(true) => {}
                         Some(false) => continue,
                         None => {
-                            return Err(self.err(sc, cond.expr.span(), "Invalid 'for' condition: a bool is required."));
+                            return Err(self.err(
+                                sc,
+                                cond.expr.span(),
+                                "Invalid 'for' condition: a bool is required.",
+                            ));
                         }
                     },
                 }
@@ -614,14 +686,19 @@ impl<'m> Evaluator<'m> {
                     let value = value?;
                     if f.grouping {
                         grouped.entry(key).or_default().push(value);
-                    } else if object.contains_key(&key) {
-                        return Err(self.err(
-                            sc,
-                            span,
-                            format!("Duplicate object key: Two different items produced the key \"{key}\" in this 'for' expression. If duplicates are expected, use the ellipsis (...) after the value expression to enable grouping by key."),
-                        ));
                     } else {
-                        object.insert(key, value);
+                        match object.entry(key) {
+                            std::collections::btree_map::Entry::Occupied(o) => {
+                                return Err(self.err(
+                                    sc,
+                                    span,
+                                    format!("Duplicate object key: Two different items produced the key \"{}\" in this 'for' expression. If duplicates are expected, use the ellipsis (...) after the value expression to enable grouping by key.", o.key()),
+                                ));
+                            }
+                            std::collections::btree_map::Entry::Vacant(v) => {
+                                v.insert(value);
+                            }
+                        }
                     }
                 }
                 None => list.push(self.eval(&f.value_expr, &inner)?),
@@ -629,7 +706,12 @@ impl<'m> Evaluator<'m> {
         }
         Ok(match (&f.key_expr, f.grouping) {
             (None, _) => Value::List(list),
-            (Some(_), true) => Value::Object(grouped.into_iter().map(|(k, v)| (k, Value::List(v))).collect()),
+            (Some(_), true) => Value::Object(
+                grouped
+                    .into_iter()
+                    .map(|(k, v)| (k, Value::List(v)))
+                    .collect(),
+            ),
             (Some(_), false) => Value::Object(object),
         })
     }
@@ -637,7 +719,11 @@ impl<'m> Evaluator<'m> {
     fn call(&self, f: &FuncCall, sc: &Scope<'_>, span: Option<Range<usize>>) -> Result<Value> {
         let name = f.name.name.as_str();
         if matches!(sc.base, Base::Constant) {
-            return Err(self.err(sc, span, "Function calls not allowed: functions may not be called here"));
+            return Err(self.err(
+                sc,
+                span,
+                "Function calls not allowed: functions may not be called here",
+            ));
         }
         if f.name.is_namespaced() || !funcs::NAMES.contains(&name) {
             return Err(self.err(
@@ -660,18 +746,35 @@ impl<'m> Evaluator<'m> {
         }
         if name == "templatefile" {
             if matches!(sc.base, Base::Template(_)) {
-                return Err(self.err(sc, span, "cannot recursively call templatefile from inside another template function"));
+                return Err(self.err(
+                    sc,
+                    span,
+                    "cannot recursively call templatefile from inside another template function",
+                ));
             }
             return self.templatefile(&args, sc, span);
         }
         match funcs::call(name, &args) {
             Ok(Some(v)) => Ok(v),
-            Ok(None) => Err(self.err(sc, span, format!("function \"{name}\" is not implemented by render-cloudinit"))),
-            Err(msg) => Err(self.err(sc, span, format!("call to function \"{name}\" failed: {msg}"))),
+            Ok(None) => Err(self.err(
+                sc,
+                span,
+                format!("function \"{name}\" is not implemented by render-cloudinit"),
+            )),
+            Err(msg) => Err(self.err(
+                sc,
+                span,
+                format!("call to function \"{name}\" failed: {msg}"),
+            )),
         }
     }
 
-    fn load_template(&self, path: &str, sc: &Scope<'_>, span: Option<Range<usize>>) -> Result<Rc<LoadedTemplate>> {
+    fn load_template(
+        &self,
+        path: &str,
+        sc: &Scope<'_>,
+        span: Option<Range<usize>>,
+    ) -> Result<Rc<LoadedTemplate>> {
         let full = normalize(&self.module.dir.join(path));
         if let Some(t) = self.templates.borrow().get(&full) {
             return Ok(Rc::clone(t));
@@ -681,24 +784,47 @@ impl<'m> Evaluator<'m> {
             self.err(sc, span.clone(), format!("Invalid value for \"path\" parameter: no file exists at \"{path}\" ({shown}: {e})"))
         })?;
         let source = SourceFile::new(shown, text);
-        let template = hcl_edit::parser::parse_template(&source.text).map_err(|e| parse_error(&source, &e))?;
+        let template =
+            hcl_edit::parser::parse_template(&source.text).map_err(|e| parse_error(&source, &e))?;
         let loaded = Rc::new(LoadedTemplate { source, template });
         self.templates.borrow_mut().insert(full, Rc::clone(&loaded));
         Ok(loaded)
     }
 
-    fn templatefile(&self, args: &[Value], sc: &Scope<'_>, span: Option<Range<usize>>) -> Result<Value> {
+    fn templatefile(
+        &self,
+        args: &[Value],
+        sc: &Scope<'_>,
+        span: Option<Range<usize>>,
+    ) -> Result<Value> {
         let [path, vars] = args else {
             return Err(self.err(sc, span, format!("call to function \"templatefile\" failed: expects 2 arguments (path, vars), got {}", args.len())));
         };
         let Value::String(path) = path else {
-            return Err(self.err(sc, span, "Invalid value for \"path\" parameter: string required"));
+            return Err(self.err(
+                sc,
+                span,
+                "Invalid value for \"path\" parameter: string required",
+            ));
         };
         let vars = match vars {
             Value::Object(map) => map.clone(),
-            Value::Null => return Err(self.err(sc, span, "Invalid value for \"vars\" parameter: argument must not be null")),
+            Value::Null => {
+                return Err(self.err(
+                    sc,
+                    span,
+                    "Invalid value for \"vars\" parameter: argument must not be null",
+                ));
+            }
             other => {
-                return Err(self.err(sc, span, format!("Invalid value for \"vars\" parameter: must be a map or object, got {}", other.type_name())));
+                return Err(self.err(
+                    sc,
+                    span,
+                    format!(
+                        "Invalid value for \"vars\" parameter: must be a map or object, got {}",
+                        other.type_name()
+                    ),
+                ));
             }
         };
         for k in vars.keys() {
@@ -713,7 +839,11 @@ impl<'m> Evaluator<'m> {
         let loaded = self.load_template(path, sc, span.clone())?;
         let call_site = sc.loc(span).map(|l| l.to_string()).unwrap_or_default();
         let context = |e: Error| match e {
-            Error::Failed { location, message } if location.as_ref().is_some_and(|l| l.file == loaded.source.name) => {
+            Error::Failed { location, message }
+                if location
+                    .as_ref()
+                    .is_some_and(|l| l.file == loaded.source.name) =>
+            {
                 Error::Failed {
                     location,
                     message: format!("{message} (in templatefile() called at {call_site})"),
@@ -756,22 +886,40 @@ impl<'m> Evaluator<'m> {
                 Part::Lit(s) => out.push_str(s),
                 Part::Interp(e) => {
                     let v = self.eval(e, sc)?;
-                    let s = template_string(&v)
-                        .map_err(|m| self.err(sc, e.span(), format!("Invalid template interpolation value: {m}")))?;
+                    let s = template_string(&v).map_err(|m| {
+                        self.err(
+                            sc,
+                            e.span(),
+                            format!("Invalid template interpolation value: {m}"),
+                        )
+                    })?;
                     out.push_str(&s);
                 }
-                Part::If { cond, then, otherwise } => {
+                Part::If {
+                    cond,
+                    then,
+                    otherwise,
+                } => {
                     let c = match self.eval(cond, sc)? {
                         Value::Null => {
                             return Err(self.err(sc, cond.span(), "Null condition: The condition value is null. Conditions must either be true or false."));
                         }
                         v => v.as_bool_converted().ok_or_else(|| {
-                            self.err(sc, cond.span(), "Incorrect condition type: a bool is required")
+                            self.err(
+                                sc,
+                                cond.span(),
+                                "Incorrect condition type: a bool is required",
+                            )
                         })?,
                     };
                     self.eval_parts(if c { then } else { otherwise }, sc, out)?;
                 }
-                Part::For { key, value, coll, body } => {
+                Part::For {
+                    key,
+                    value,
+                    coll,
+                    body,
+                } => {
                     let c = self.eval(coll, sc)?;
                     for (k, v) in self.iterate(c, sc, coll.span())? {
                         let mut binds = vec![((*value).to_string(), v)];
@@ -791,7 +939,9 @@ impl<'m> Evaluator<'m> {
 /// bool opposite a string becomes a string.
 fn unify(chosen: Value, other: Option<&Value>) -> Value {
     match (&chosen, other) {
-        (Value::Number(_) | Value::Bool(_), Some(o)) if o.is_primitive() && o.type_name() != chosen.type_name() => {
+        (Value::Number(_) | Value::Bool(_), Some(o))
+            if o.is_primitive() && o.type_name() != chosen.type_name() =>
+        {
             Value::string(chosen.as_string_lossless().unwrap_or_default())
         }
         _ => chosen,
@@ -800,9 +950,16 @@ fn unify(chosen: Value, other: Option<&Value>) -> Value {
 
 /// The free variables of an expression in source order (names bound by
 /// enclosing `for`s excluded), with the span of each reference.
-pub fn free_vars(e: &Expression, bound: &mut Vec<String>, out: &mut Vec<(String, Option<Range<usize>>)>) {
+pub fn free_vars(
+    e: &Expression,
+    bound: &mut Vec<String>,
+    out: &mut Vec<(String, Option<Range<usize>>)>,
+) {
     match e {
-        Expression::Null(_) | Expression::Bool(_) | Expression::Number(_) | Expression::String(_) => {}
+        Expression::Null(_)
+        | Expression::Bool(_)
+        | Expression::Number(_)
+        | Expression::String(_) => {}
         Expression::Array(a) => a.iter().for_each(|x| free_vars(x, bound, out)),
         Expression::Object(o) => {
             for (k, v) in o.iter() {
@@ -859,7 +1016,11 @@ pub fn free_vars(e: &Expression, bound: &mut Vec<String>, out: &mut Vec<(String,
 }
 
 /// [`free_vars`] over a template.
-pub fn free_vars_template(t: &Template, bound: &mut Vec<String>, out: &mut Vec<(String, Option<Range<usize>>)>) {
+pub fn free_vars_template(
+    t: &Template,
+    bound: &mut Vec<String>,
+    out: &mut Vec<(String, Option<Range<usize>>)>,
+) {
     free_vars_elements(t.iter(), bound, out);
 }
 

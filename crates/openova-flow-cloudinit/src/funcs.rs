@@ -68,7 +68,9 @@ fn arity(args: &[Value], names: &[&str]) -> Result<(), String> {
 
 fn not_null<'a>(v: &'a Value, param: &str) -> Result<&'a Value, String> {
     if matches!(v, Value::Null) {
-        Err(format!("invalid value for \"{param}\" parameter: argument must not be null"))
+        Err(format!(
+            "invalid value for \"{param}\" parameter: argument must not be null"
+        ))
     } else {
         Ok(v)
     }
@@ -98,7 +100,9 @@ fn jsonencode(args: &[Value]) -> Result<Value, String> {
 fn base64encode(args: &[Value]) -> Result<Value, String> {
     arity(args, &["str"])?;
     let s = string_arg(&args[0], "str")?;
-    Ok(Value::string(base64::engine::general_purpose::STANDARD.encode(s.as_bytes())))
+    Ok(Value::string(
+        base64::engine::general_purpose::STANDARD.encode(s.as_bytes()),
+    ))
 }
 
 fn sha256(args: &[Value]) -> Result<Value, String> {
@@ -120,19 +124,29 @@ fn simple_case(s: &str, upper: bool) -> String {
             } else {
                 c.to_lowercase().collect()
             };
-            if mapped.len() == 1 { mapped.remove(0) } else { c }
+            if mapped.len() == 1 {
+                mapped.remove(0)
+            } else {
+                c
+            }
         })
         .collect()
 }
 
 fn upper(args: &[Value]) -> Result<Value, String> {
     arity(args, &["str"])?;
-    Ok(Value::string(simple_case(&string_arg(&args[0], "str")?, true)))
+    Ok(Value::string(simple_case(
+        &string_arg(&args[0], "str")?,
+        true,
+    )))
 }
 
 fn lower(args: &[Value]) -> Result<Value, String> {
     arity(args, &["str"])?;
-    Ok(Value::string(simple_case(&string_arg(&args[0], "str")?, false)))
+    Ok(Value::string(simple_case(
+        &string_arg(&args[0], "str")?,
+        false,
+    )))
 }
 
 fn replace(args: &[Value]) -> Result<Value, String> {
@@ -158,7 +172,10 @@ fn coalesce(args: &[Value]) -> Result<Value, String> {
         .filter(|a| !matches!(a, Value::Null))
         .map(Value::type_name)
         .collect();
-    let to_string = kinds.len() > 1 && args.iter().all(|a| a.is_primitive() || matches!(a, Value::Null));
+    let to_string = kinds.len() > 1
+        && args
+            .iter()
+            .all(|a| a.is_primitive() || matches!(a, Value::Null));
     if kinds.len() > 1 && !to_string {
         return Err("all arguments must have the same type".into());
     }
@@ -219,7 +236,9 @@ fn length(args: &[Value]) -> Result<Value, String> {
             );
         }
     };
-    Ok(Value::Number(Number::from(i64::try_from(n).unwrap_or(i64::MAX))))
+    Ok(Value::Number(Number::from(
+        i64::try_from(n).unwrap_or(i64::MAX),
+    )))
 }
 
 fn alltrue(args: &[Value]) -> Result<Value, String> {
@@ -247,7 +266,10 @@ fn regexall(args: &[Value]) -> Result<Value, String> {
     let names: Vec<Option<&str>> = re.capture_names().skip(1).collect();
     let named = names.iter().filter(|n| n.is_some()).count();
     if named > 0 && named != names.len() {
-        return Err("invalid regular expression pattern: must not mix named and unnamed capture groups".into());
+        return Err(
+            "invalid regular expression pattern: must not mix named and unnamed capture groups"
+                .into(),
+        );
     }
     let mut out = Vec::new();
     for caps in re.captures_iter(&s) {
@@ -305,7 +327,9 @@ fn format(args: &[Value]) -> Result<Value, String> {
             ));
         };
         next += 1;
-        let null_err = || format!("unsupported value for \"%{verb}\" at {pos}: null value cannot be formatted");
+        let null_err = || {
+            format!("unsupported value for \"%{verb}\" at {pos}: null value cannot be formatted")
+        };
         match verb {
             's' => out.push_str(&arg.as_string_lossless().ok_or_else(|| {
                 if matches!(arg, Value::Null) {
@@ -318,7 +342,9 @@ fn format(args: &[Value]) -> Result<Value, String> {
                 let n = arg
                     .as_number_converted()
                     .and_then(Number::as_int)
-                    .ok_or_else(|| format!("unsupported value for \"%d\" at {pos}: an integer is required"))?;
+                    .ok_or_else(|| {
+                        format!("unsupported value for \"%d\" at {pos}: an integer is required")
+                    })?;
                 out.push_str(&n.to_string());
             }
             'v' => match arg {
@@ -371,9 +397,15 @@ mod tests {
     #[test]
     fn replace_literal_and_regex() {
         assert_eq!(ok("replace", &[s("x.y"), s("."), s("-")]), s("x-y"));
-        assert_eq!(ok("replace", &[s("a1b22c"), s("/([0-9]+)/"), s("<$1>")]), s("a<1>b<22>c"));
         assert_eq!(
-            ok("replace", &[s("a1b22c"), s("/(?P<d>[0-9]+)/"), s("<${d}$$>")]),
+            ok("replace", &[s("a1b22c"), s("/([0-9]+)/"), s("<$1>")]),
+            s("a<1>b<22>c")
+        );
+        assert_eq!(
+            ok(
+                "replace",
+                &[s("a1b22c"), s("/(?P<d>[0-9]+)/"), s("<${d}$$>")]
+            ),
             s("a<1$>b<22$>c")
         );
         // "/" alone is a literal, not an empty regex.
@@ -385,14 +417,25 @@ mod tests {
     #[test]
     fn format_verbs() {
         assert_eq!(
-            ok("format", &[s("%q|%s|%d|%v|%%"), s("a\"<"), s("s"), n(3), n(4)]),
+            ok(
+                "format",
+                &[s("%q|%s|%d|%v|%%"), s("a\"<"), s("s"), n(3), n(4)]
+            ),
             s(r#""a\"\u003c"|s|3|4|%"#)
         );
         assert_eq!(ok("format", &[s("%v"), Value::List(vec![n(1)])]), s("[1]"));
         assert_eq!(ok("format", &[s("%s"), Value::Bool(true)]), s("true"));
-        assert!(err("format", &[s("%d"), Value::Number(Number::parse("1.5").unwrap())]).contains("an integer is required"));
+        assert!(
+            err(
+                "format",
+                &[s("%d"), Value::Number(Number::parse("1.5").unwrap())]
+            )
+            .contains("an integer is required")
+        );
         assert!(err("format", &[s("%s %s"), s("a")]).contains("not enough arguments"));
-        assert!(err("format", &[s("%s"), s("a"), s("b")]).contains("too many arguments; only 1 used"));
+        assert!(
+            err("format", &[s("%s"), s("a"), s("b")]).contains("too many arguments; only 1 used")
+        );
         assert!(err("format", &[s("%5s"), s("a")]).contains("not implemented by render-cloudinit"));
         assert!(err("format", &[s("%x"), n(1)]).contains("not implemented"));
         assert!(err("format", &[s("%s"), Value::Null]).contains("null"));
@@ -411,19 +454,40 @@ mod tests {
     #[test]
     fn join_contains_length_alltrue() {
         assert_eq!(
-            ok("join", &[s(","), Value::List(vec![s("a"), n(1), Value::Bool(true)])]),
+            ok(
+                "join",
+                &[s(","), Value::List(vec![s("a"), n(1), Value::Bool(true)])]
+            ),
             s("a,1,true")
         );
-        assert!(err("join", &[s(","), Value::List(vec![s("a"), Value::Null])]).contains("element 1 is null"));
-        assert_eq!(ok("contains", &[Value::List(vec![s("a")]), s("a")]), Value::Bool(true));
-        assert_eq!(ok("contains", &[Value::List(vec![s("1")]), n(1)]), Value::Bool(false));
+        assert!(
+            err("join", &[s(","), Value::List(vec![s("a"), Value::Null])])
+                .contains("element 1 is null")
+        );
+        assert_eq!(
+            ok("contains", &[Value::List(vec![s("a")]), s("a")]),
+            Value::Bool(true)
+        );
+        assert_eq!(
+            ok("contains", &[Value::List(vec![s("1")]), n(1)]),
+            Value::Bool(false)
+        );
         assert_eq!(ok("length", &[s("e\u{301}x")]), n(2));
         assert_eq!(ok("length", &[s("👩‍👩‍👧")]), n(1));
         assert!(err("length", &[Value::Null]).contains("must not be null"));
         assert!(err("length", &[n(1)]).contains("collection"));
         assert_eq!(ok("alltrue", &[Value::List(vec![])]), Value::Bool(true));
-        assert_eq!(ok("alltrue", &[Value::List(vec![Value::Bool(true), s("true")])]), Value::Bool(true));
-        assert_eq!(ok("alltrue", &[Value::List(vec![Value::Null])]), Value::Bool(false));
+        assert_eq!(
+            ok(
+                "alltrue",
+                &[Value::List(vec![Value::Bool(true), s("true")])]
+            ),
+            Value::Bool(true)
+        );
+        assert_eq!(
+            ok("alltrue", &[Value::List(vec![Value::Null])]),
+            Value::Bool(false)
+        );
         assert!(err("alltrue", &[Value::List(vec![n(1)])]).contains("bool required"));
     }
 
@@ -442,7 +506,10 @@ mod tests {
         );
         let named = ok("regexall", &[s("(?P<l>[a-z])(?P<d>[0-9])"), s("a1")]);
         assert_eq!(crate::json::encode(&named), r#"[{"d":"1","l":"a"}]"#);
-        assert_eq!(ok("regexall", &[s("\\d"), s("\u{663}3")]), Value::List(vec![s("3")]));
+        assert_eq!(
+            ok("regexall", &[s("\\d"), s("\u{663}3")]),
+            Value::List(vec![s("3")])
+        );
         assert!(err("regexall", &[s("(?P<a>x)(y)"), s("xy")]).contains("mix named"));
     }
 

@@ -92,7 +92,9 @@ pub fn from_json(json: &serde_json::Value) -> Result<Value, String> {
             } else {
                 n.as_f64().and_then(Number::from_f64)
             };
-            Value::Number(parsed.ok_or_else(|| format!("number {n} is outside the supported range"))?)
+            Value::Number(
+                parsed.ok_or_else(|| format!("number {n} is outside the supported range"))?,
+            )
         }
         serde_json::Value::String(s) => Value::string(s.clone()),
         serde_json::Value::Array(items) => {
@@ -118,7 +120,10 @@ mod tests {
 
     #[test]
     fn html_and_line_separators_are_escaped() {
-        assert_eq!(encode(&s("<a&b>\u{2028}")), r#""\u003ca\u0026b\u003e\u2028""#);
+        assert_eq!(
+            encode(&s("<a&b>\u{2028}")),
+            r#""\u003ca\u0026b\u003e\u2028""#
+        );
         assert_eq!(encode(&s("\u{2029}")), r#""\u2029""#);
     }
 

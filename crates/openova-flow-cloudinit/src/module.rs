@@ -225,7 +225,9 @@ impl Module {
                     ) else {
                         return Err(Error::at(
                             self.location(file, v.span()),
-                            format!("validation of variable \"{name}\" needs condition and error_message"),
+                            format!(
+                                "validation of variable \"{name}\" needs condition and error_message"
+                            ),
                         ));
                     };
                     validations.push(Validation {
@@ -320,7 +322,13 @@ mod tests {
         ]);
         let m = Module::load(Path::new("m"), "m", &files).unwrap();
         assert_eq!(m.files.len(), 2);
-        assert_eq!(m.variables.iter().map(|v| v.name.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(
+            m.variables
+                .iter()
+                .map(|v| v.name.as_str())
+                .collect::<Vec<_>>(),
+            ["a", "b"]
+        );
         assert_eq!(m.variable("a").unwrap().validations.len(), 1);
         assert!(m.variable("b").unwrap().default.is_none());
         assert_eq!(m.locals.keys().collect::<Vec<_>>(), ["x", "y"]);
@@ -357,7 +365,10 @@ mod tests {
 
     #[test]
     fn validation_without_condition_fails() {
-        let files = mem(&[("m/v.tf", "variable \"a\" {\n  validation {\n    error_message = \"x\"\n  }\n}\n")]);
+        let files = mem(&[(
+            "m/v.tf",
+            "variable \"a\" {\n  validation {\n    error_message = \"x\"\n  }\n}\n",
+        )]);
         let e = Module::load(Path::new("m"), "m", &files).unwrap_err();
         assert!(e.to_string().contains("needs condition and error_message"));
     }

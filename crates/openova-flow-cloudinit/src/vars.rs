@@ -38,7 +38,9 @@ impl Type {
     /// Reads a type expression; anything outside the supported set is
     /// "unsupported type constraint".
     pub fn parse(e: &Expression) -> std::result::Result<Type, String> {
-        let unsupported = || "unsupported type constraint (render-cloudinit supports string, number, bool, list(T), map(T), object({...}))".to_string();
+        let unsupported = || {
+            "unsupported type constraint (render-cloudinit supports string, number, bool, list(T), map(T), object({...}))".to_string()
+        };
         match e {
             Expression::Variable(v) => match v.as_str() {
                 "string" => Ok(Type::String),
@@ -175,11 +177,16 @@ fn constant(ev: &Evaluator<'_>, e: &Expression, file: &SourceFile) -> Result<Val
 impl Pending<'_> {
     fn set(&mut self, name: &str, value: Value, origin: &str) -> Result<()> {
         let Some(t) = self.types.get(name) else {
-            return Err(Error::msg(format!("{origin}: variable \"{name}\" is not declared in {}", self.module.display)));
+            return Err(Error::msg(format!(
+                "{origin}: variable \"{name}\" is not declared in {}",
+                self.module.display
+            )));
         };
-        let converted = t
-            .convert(value)
-            .map_err(|e| Error::msg(format!("{origin}: invalid value for variable \"{name}\": {e}")))?;
+        let converted = t.convert(value).map_err(|e| {
+            Error::msg(format!(
+                "{origin}: invalid value for variable \"{name}\": {e}"
+            ))
+        })?;
         self.values.insert(name.to_string(), converted);
         Ok(())
     }
@@ -203,21 +210,34 @@ impl Pending<'_> {
             return self.set(name, Value::string(raw), origin);
         }
         let file = SourceFile::new(origin.to_string(), raw.to_string());
-        let expr = hcl_edit::parser::parse_expr(raw)
-            .map_err(|e| Error::msg(format!("{origin}: invalid expression for variable \"{name}\": {}", e.message().split_whitespace().collect::<Vec<_>>().join(" "))))?;
+        let expr = hcl_edit::parser::parse_expr(raw).map_err(|e| {
+            Error::msg(format!(
+                "{origin}: invalid expression for variable \"{name}\": {}",
+                e.message().split_whitespace().collect::<Vec<_>>().join(" ")
+            ))
+        })?;
         let v = constant(ev, &expr, &file)?;
         self.set(name, v, origin)
     }
 
-    fn load_file(&mut self, ev: &Evaluator<'_>, files: &dyn Files, path: &Path, shown: &str) -> Result<()> {
+    fn load_file(
+        &mut self,
+        ev: &Evaluator<'_>,
+        files: &dyn Files,
+        path: &Path,
+        shown: &str,
+    ) -> Result<()> {
         let text = files.read(path).map_err(|source| Error::Io {
             path: shown.to_string(),
             source,
         })?;
         if shown.ends_with(".json") {
-            let value = json::decode(&text).map_err(|e| Error::msg(format!("{shown}: invalid JSON: {e}")))?;
+            let value = json::decode(&text)
+                .map_err(|e| Error::msg(format!("{shown}: invalid JSON: {e}")))?;
             let Value::Object(map) = value else {
-                return Err(Error::msg(format!("{shown}: the root must be a JSON object")));
+                return Err(Error::msg(format!(
+                    "{shown}: the root must be a JSON object"
+                )));
             };
             for (k, v) in map {
                 self.set_file_value(&k, v, shown)?;
@@ -263,12 +283,17 @@ fn resource_address(module: &Module, key: &str) -> Option<String> {
                 addr.push_str(a.as_str());
             }
             hcl_edit::expr::TraversalOperator::Index(Expression::String(s)) => {
-                addr.push_str(&format!("[{}]", json::encode(&Value::string(s.value().clone()))));
+                addr.push_str(&format!(
+                    "[{}]",
+                    json::encode(&Value::string(s.value().clone()))
+                ));
             }
             hcl_edit::expr::TraversalOperator::Index(Expression::Number(n)) => {
                 addr.push_str(&format!("[{}]", n.value()));
             }
-            hcl_edit::expr::TraversalOperator::LegacyIndex(i) => addr.push_str(&format!("[{}]", i.value())),
+            hcl_edit::expr::TraversalOperator::LegacyIndex(i) => {
+                addr.push_str(&format!("[{}]", i.value()))
+            }
             _ => return None,
         }
     }
@@ -291,7 +316,10 @@ pub fn resolve(
         let t = match &v.type_expr {
             None => Type::Unconstrained,
             Some(e) => Type::parse(e).map_err(|msg| {
-                Error::at(module.files[v.file].span_location(e.span()), format!("variable \"{}\": {msg}", v.name))
+                Error::at(
+                    module.files[v.file].span_location(e.span()),
+                    format!("variable \"{}\": {msg}", v.name),
+                )
             })?,
         };
         types.insert(v.name.clone(), t);
@@ -313,7 +341,10 @@ pub fn resolve(
             p.set(&v.name, value, &origin)?;
         }
     }
-    let mut env_vars: Vec<&(String, String)> = env.iter().filter(|(k, _)| k.starts_with("TF_VAR_")).collect();
+    let mut env_vars: Vec<&(String, String)> = env
+        .iter()
+        .filter(|(k, _)| k.starts_with("TF_VAR_"))
+        .collect();
     env_vars.sort();
     for (k, raw) in env_vars {
         let name = &k["TF_VAR_".len()..];
@@ -364,7 +395,10 @@ pub fn resolve(
         if !p.values.contains_key(&v.name) {
             return Err(Error::at(
                 module.files[v.file].span_location(v.span.clone()),
-                format!("no value for required variable \"{}\"; set it in a --var-file or with --var {}=…", v.name, v.name),
+                format!(
+                    "no value for required variable \"{}\"; set it in a --var-file or with --var {}=…",
+                    v.name, v.name
+                ),
             ));
         }
     }
@@ -379,13 +413,19 @@ pub fn resolve(
                 other => {
                     return Err(Error::at(
                         file.span_location(val.condition.span()),
-                        format!("validation condition of variable \"{}\" must be a bool, got {}", v.name, other.type_name()),
+                        format!(
+                            "validation condition of variable \"{}\" must be a bool, got {}",
+                            v.name,
+                            other.type_name()
+                        ),
                     ));
                 }
             };
             if !ok {
                 let msg = resolved_ev.eval(&val.error_message, &scope)?;
-                let msg = msg.as_string_lossless().unwrap_or_else(|| "(error_message is not a string)".into());
+                let msg = msg
+                    .as_string_lossless()
+                    .unwrap_or_else(|| "(error_message is not a string)".into());
                 return Err(Error::at(
                     file.span_location(val.condition.span()),
                     format!("invalid value for variable \"{}\": {msg}", v.name),
@@ -417,22 +457,45 @@ mod tests {
     #[test]
     fn parses_supported_type_constraints() {
         assert_eq!(ty("string").unwrap(), Type::String);
-        assert_eq!(ty("list(number)").unwrap(), Type::List(Box::new(Type::Number)));
+        assert_eq!(
+            ty("list(number)").unwrap(),
+            Type::List(Box::new(Type::Number))
+        );
         let o = ty("list(object({provider=string, workerCount=number}))").unwrap();
         let Type::List(inner) = o else { panic!() };
-        let Type::Object(attrs) = *inner else { panic!() };
-        assert_eq!(attrs.keys().collect::<Vec<_>>(), ["provider", "workerCount"]);
-        for bad in ["any", "set(string)", "tuple([string])", "object({a=optional(string)})", "\"string\""] {
-            assert!(ty(bad).unwrap_err().contains("unsupported type constraint"), "{bad}");
+        let Type::Object(attrs) = *inner else {
+            panic!()
+        };
+        assert_eq!(
+            attrs.keys().collect::<Vec<_>>(),
+            ["provider", "workerCount"]
+        );
+        for bad in [
+            "any",
+            "set(string)",
+            "tuple([string])",
+            "object({a=optional(string)})",
+            "\"string\"",
+        ] {
+            assert!(
+                ty(bad).unwrap_err().contains("unsupported type constraint"),
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn converts_like_opentofu() {
         assert_eq!(Type::String.convert(int(5)).unwrap(), Value::string("5"));
-        assert_eq!(Type::String.convert(Value::Bool(true)).unwrap(), Value::string("true"));
+        assert_eq!(
+            Type::String.convert(Value::Bool(true)).unwrap(),
+            Value::string("true")
+        );
         assert_eq!(Type::Number.convert(Value::string("7")).unwrap(), int(7));
-        assert_eq!(Type::Bool.convert(Value::string("false")).unwrap(), Value::Bool(false));
+        assert_eq!(
+            Type::Bool.convert(Value::string("false")).unwrap(),
+            Value::Bool(false)
+        );
         assert!(Type::Number.convert(Value::string("x")).is_err());
         assert!(Type::String.convert(Value::List(vec![])).is_err());
         assert_eq!(Type::String.convert(Value::Null).unwrap(), Value::Null);
@@ -440,9 +503,16 @@ mod tests {
         let v = json::decode(r#"[{"a":1,"n":"2","extra":true}]"#).unwrap();
         assert_eq!(json::encode(&t.convert(v).unwrap()), r#"[{"a":"1","n":2}]"#);
         let missing = json::decode(r#"[{"a":"x"}]"#).unwrap();
-        assert_eq!(t.convert(missing).unwrap_err(), "element 0: attribute \"n\" is required");
+        assert_eq!(
+            t.convert(missing).unwrap_err(),
+            "element 0: attribute \"n\" is required"
+        );
         let m = ty("map(number)").unwrap();
-        assert!(m.convert(json::decode(r#"{"a":"x"}"#).unwrap()).unwrap_err().contains("element \"a\""));
+        assert!(
+            m.convert(json::decode(r#"{"a":"x"}"#).unwrap())
+                .unwrap_err()
+                .contains("element \"a\"")
+        );
     }
 
     fn module(files: &MemFiles) -> Module {
@@ -471,7 +541,10 @@ variable "list" {
 "#
             .into(),
         );
-        f.0.insert("m/main.tf".into(), "resource \"hcloud_load_balancer\" \"main\" {}\n".into());
+        f.0.insert(
+            "m/main.tf".into(),
+            "resource \"hcloud_load_balancer\" \"main\" {}\n".into(),
+        );
         for (p, t) in extra {
             f.0.insert(PathBuf::from(p), (*t).to_string());
         }
@@ -484,12 +557,22 @@ variable "list" {
             ("m/terraform.tfvars", "name = \"tfvars\"\n"),
             ("m/b.auto.tfvars", "name = \"autob\"\n"),
             ("m/a.auto.tfvars.json", r#"{"name": "autoa", "count_": 3}"#),
-            ("x.tfvars", "name = \"file\"\nlist = [\"a\", 1]\nunknown = 1\n"),
+            (
+                "x.tfvars",
+                "name = \"file\"\nlist = [\"a\", 1]\nunknown = 1\n",
+            ),
         ]);
         let m = module(&f);
-        let env = vec![("TF_VAR_name".to_string(), "env".to_string()), ("TF_VAR_list".to_string(), "[\"e\"]".to_string())];
+        let env = vec![
+            ("TF_VAR_name".to_string(), "env".to_string()),
+            ("TF_VAR_list".to_string(), "[\"e\"]".to_string()),
+        ];
         let r = resolve(&m, &f, &env, &[]).unwrap();
-        assert_eq!(r.vars["name"], Value::string("autob"), "auto files win over terraform.tfvars, lexically");
+        assert_eq!(
+            r.vars["name"],
+            Value::string("autob"),
+            "auto files win over terraform.tfvars, lexically"
+        );
         assert_eq!(r.vars["count_"], int(3));
         assert_eq!(r.vars["list"], Value::List(vec![Value::string("e")]));
         let inputs = vec![
@@ -497,11 +580,28 @@ variable "list" {
             Input::VarFile("x.tfvars".into()),
         ];
         let r = resolve(&m, &f, &env, &inputs).unwrap();
-        assert_eq!(r.vars["name"], Value::string("file"), "later command-line source wins");
-        assert_eq!(r.vars["list"], Value::List(vec![Value::string("a"), Value::string("1")]));
-        assert!(r.warnings.iter().any(|w| w.contains("undeclared variable \"unknown\"")));
-        let inputs = vec![Input::VarFile("x.tfvars".into()), Input::Var("name".into(), "cli".into())];
-        assert_eq!(resolve(&m, &f, &env, &inputs).unwrap().vars["name"], Value::string("cli"));
+        assert_eq!(
+            r.vars["name"],
+            Value::string("file"),
+            "later command-line source wins"
+        );
+        assert_eq!(
+            r.vars["list"],
+            Value::List(vec![Value::string("a"), Value::string("1")])
+        );
+        assert!(
+            r.warnings
+                .iter()
+                .any(|w| w.contains("undeclared variable \"unknown\""))
+        );
+        let inputs = vec![
+            Input::VarFile("x.tfvars".into()),
+            Input::Var("name".into(), "cli".into()),
+        ];
+        assert_eq!(
+            resolve(&m, &f, &env, &inputs).unwrap().vars["name"],
+            Value::string("cli")
+        );
     }
 
     #[test]
@@ -509,7 +609,11 @@ variable "list" {
         let f = files(&[]);
         let m = module(&f);
         let e = resolve(&m, &f, &[], &[]).unwrap_err();
-        assert!(e.to_string().contains("no value for required variable \"name\""), "{e}");
+        assert!(
+            e.to_string()
+                .contains("no value for required variable \"name\""),
+            "{e}"
+        );
         assert!(e.to_string().starts_with("m/variables.tf:1:1: "), "{e}");
         let e = resolve(&m, &f, &[], &[Input::Var("name".into(), "Bad1".into())]).unwrap_err();
         assert_eq!(
@@ -519,7 +623,11 @@ variable "list" {
         let e = resolve(&m, &f, &[], &[Input::Var("nope".into(), "x".into())]).unwrap_err();
         assert!(e.to_string().contains("no variable \"nope\" is declared"));
         let e = resolve(&m, &f, &[], &[Input::Var("count_".into(), "many".into())]).unwrap_err();
-        assert!(e.to_string().contains("invalid value for variable \"count_\": a number is required"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("invalid value for variable \"count_\": a number is required"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -528,20 +636,40 @@ variable "list" {
         let m = module(&f);
         let inputs = vec![
             Input::Var("name".into(), "ok".into()),
-            Input::Var("hcloud_load_balancer.main.ipv4".into(), "203.0.113.10".into()),
-            Input::Var("hcloud_load_balancer.secondary[\"hel1-1\"].ipv4".into(), "203.0.113.11".into()),
+            Input::Var(
+                "hcloud_load_balancer.main.ipv4".into(),
+                "203.0.113.10".into(),
+            ),
+            Input::Var(
+                "hcloud_load_balancer.secondary[\"hel1-1\"].ipv4".into(),
+                "203.0.113.11".into(),
+            ),
         ];
         let r = resolve(&m, &f, &[], &inputs).unwrap();
-        assert_eq!(r.overrides["hcloud_load_balancer.main.ipv4"], Value::string("203.0.113.10"));
-        assert_eq!(r.overrides["hcloud_load_balancer.secondary[\"hel1-1\"].ipv4"], Value::string("203.0.113.11"));
+        assert_eq!(
+            r.overrides["hcloud_load_balancer.main.ipv4"],
+            Value::string("203.0.113.10")
+        );
+        assert_eq!(
+            r.overrides["hcloud_load_balancer.secondary[\"hel1-1\"].ipv4"],
+            Value::string("203.0.113.11")
+        );
     }
 
     #[test]
     fn tfvars_accept_literals_only() {
-        let f = files(&[("v.tfvars", "name = var.other\n"), ("w.tfvars", "name = lower(\"X\")\n"), ("b.tfvars", "x {}\n")]);
+        let f = files(&[
+            ("v.tfvars", "name = var.other\n"),
+            ("w.tfvars", "name = lower(\"X\")\n"),
+            ("b.tfvars", "x {}\n"),
+        ]);
         let m = module(&f);
         let e = resolve(&m, &f, &[], &[Input::VarFile("v.tfvars".into())]).unwrap_err();
-        assert!(e.to_string().starts_with("v.tfvars:1:8: Variables not allowed"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("v.tfvars:1:8: Variables not allowed"),
+            "{e}"
+        );
         let e = resolve(&m, &f, &[], &[Input::VarFile("w.tfvars".into())]).unwrap_err();
         assert!(e.to_string().contains("Function calls not allowed"), "{e}");
         let e = resolve(&m, &f, &[], &[Input::VarFile("b.tfvars".into())]).unwrap_err();

@@ -46,6 +46,10 @@ const GATES: &[(&str, GateFn)] = &[
     ("cloudinit", crate::render_cloudinit::gate_render),
     ("cloudinit-golden", crate::render_cloudinit::gate_golden),
     ("tf-fmt", crate::render_cloudinit::gate_fmt),
+    ("charts", || crate::charts::run().map(|()| Outcome::Passed)),
+    ("nix", || crate::nix_check::run_check().map(|()| Outcome::Passed)),
+    ("musl", crate::images::musl_gate),
+    ("container-smoke", crate::images::smoke_gate),
 ];
 
 pub fn run(args: &CiArgs) -> Result<ExitCode> {

@@ -4,7 +4,12 @@
 //! * `ci` — every gate the README's test command promises (see [`ci`]).
 #![forbid(unsafe_code)]
 
+mod charts;
 mod ci;
+mod dist;
+mod docker;
+mod images;
+mod nix_check;
 mod render_cloudinit;
 mod util;
 mod venv;
@@ -32,6 +37,14 @@ enum Command {
     Setup,
     /// Render (and check) the control-plane cloud-init of infra/hetzner per region key, as OpenTofu would.
     RenderCloudinit(render_cloudinit::RenderArgs),
+    /// Lint, render, schema-validate and assert the Helm charts (Helm Go SDK via the venv).
+    Charts,
+    /// Offline flake verification: parse, nixpkgs-fmt, structural evaluation with stub inputs.
+    NixCheck,
+    /// Static musl release builds of the service binaries into target/dist/.
+    Dist(dist::DistArgs),
+    /// FROM-scratch images of the static binaries (localhost/<name>:dev).
+    Images(images::ImagesArgs),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +53,10 @@ fn main() -> ExitCode {
         Command::Ci(args) => ci::run(&args),
         Command::Setup => venv::ensure().map(|_| ExitCode::SUCCESS),
         Command::RenderCloudinit(args) => Ok(render_cloudinit::run(&args)),
+        Command::Charts => charts::run().map(|()| ExitCode::SUCCESS),
+        Command::NixCheck => nix_check::run_check().map(|()| ExitCode::SUCCESS),
+        Command::Dist(args) => dist::run_cmd(&args).map(|()| ExitCode::SUCCESS),
+        Command::Images(args) => images::run_cmd(&args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

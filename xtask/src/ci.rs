@@ -43,6 +43,8 @@ const GATES: &[(&str, GateFn)] = &[
     ("one-crypto-provider", one_crypto_provider),
     ("test", test),
     ("doc", doc),
+    ("bootstrap-deps", crate::check_bootstrap_deps::gate),
+    ("kit-schema", crate::check_bootstrap_deps::kit_schema_gate),
     ("cloudinit", crate::render_cloudinit::gate_render),
     ("cloudinit-golden", crate::render_cloudinit::gate_golden),
     ("tf-fmt", crate::render_cloudinit::gate_fmt),

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod charts;
+mod check_bootstrap_deps;
 mod ci;
 mod dist;
 mod docker;
@@ -35,6 +36,14 @@ enum Command {
     Ci(ci::CiArgs),
     /// Prepare what the gates need under target/ (Python virtualenv, helper binaries).
     Setup,
+    /// Audit bootstrap-kit/ (dependsOn vs the expected DAG, cycles, kustomization,
+    /// placeholders vs cloud-init); exit 0 pass, 1 finding, 2 cycle, 3 input error.
+    #[command(disable_help_flag = true)]
+    CheckBootstrapDeps {
+        /// Passed through; see `cargo xtask check-bootstrap-deps --help`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
     /// Render (and check) the control-plane cloud-init of infra/hetzner per region key, as OpenTofu would.
     RenderCloudinit(render_cloudinit::RenderArgs),
     /// Lint, render, schema-validate and assert the Helm charts (Helm Go SDK via the venv).
@@ -52,6 +61,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Ci(args) => ci::run(&args),
         Command::Setup => venv::ensure().map(|_| ExitCode::SUCCESS),
+        Command::CheckBootstrapDeps { args } => Ok(check_bootstrap_deps::run(args)),
         Command::RenderCloudinit(args) => Ok(render_cloudinit::run(&args)),
         Command::Charts => charts::run().map(|()| ExitCode::SUCCESS),
         Command::NixCheck => nix_check::run_check().map(|()| ExitCode::SUCCESS),

@@ -13,6 +13,7 @@
 //! * [`placeholder`]: envsubst forms and the template's substitute keys;
 //! * [`audit`](mod@audit): the phases, over in-memory [`audit::Inputs`];
 //! * [`render`]: the phase log and json / dot / mermaid documents;
+//! * [`schema`]: the `kit-schema` gate's request and verdicts;
 //! * [`load`], [`cli`]: file system and command line.
 //!
 //! Exit codes: 0 pass, 1 drift or kit finding, 2 cycle, 3 input error.
@@ -27,6 +28,7 @@ pub mod load;
 pub mod placeholder;
 pub mod render;
 pub mod report;
+pub mod schema;
 pub mod slot;
 pub mod yaml;
 

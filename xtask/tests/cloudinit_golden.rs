@@ -200,3 +200,57 @@ fn every_region_of_every_fixture_matches_terraform() {
         );
     }
 }
+
+/// The recorded table the engine's unit test uses still matches Terraform.
+#[test]
+fn recorded_table_matches_live_terraform() {
+    use openova_flow_cloudinit::recorded;
+    let Some(tf) = oracle() else { return };
+    let table = recorded::Table::load(&recorded::default_path()).unwrap();
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cloudinit-recorded");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("main.tf"), table.outputs_tf()).unwrap();
+    for (name, text) in &table.templates {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    let d = dir.display().to_string();
+    let state = format!("-state={d}/recorded.tfstate");
+    tf.run([
+        format!("-chdir={d}"),
+        "apply".into(),
+        "-auto-approve".into(),
+        "-input=false".into(),
+        "-no-color".into(),
+        state.clone(),
+    ])
+    .unwrap_or_else(|e| panic!("{e}"));
+    let out = terraform_json(
+        &tf,
+        &[
+            format!("-chdir={d}"),
+            "output".into(),
+            state,
+            "-json".into(),
+        ],
+    );
+    let mut mismatches = Vec::new();
+    for (i, case) in table.cases.iter().enumerate() {
+        let live = out[format!("c{i}")]["value"].as_str().unwrap_or_default();
+        if live != case.json {
+            mismatches.push(format!(
+                "{}: recorded {} but {} says {live}",
+                case.expr,
+                case.json,
+                tf.describe()
+            ));
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+    println!(
+        "recorded table ({} cases, {}) matches {}",
+        table.cases.len(),
+        table.recorded_with,
+        tf.describe()
+    );
+}

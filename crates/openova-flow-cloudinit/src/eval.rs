@@ -216,7 +216,16 @@ impl<'m> Evaluator<'m> {
         match e {
             Expression::Null(_) => Ok(Value::Null),
             Expression::Bool(b) => Ok(Value::Bool(*b.value())),
-            Expression::Number(n) => convert_hcl_number(n.value()).map(Value::Number).ok_or_else(|| {
+            Expression::Number(n) => convert_hcl_number(n.value())
+                .map(|num| {
+                    // hcl-edit folds `-0` into the literal 0; Terraform keeps the sign.
+                    let negative = e
+                        .span()
+                        .and_then(|s| sc.file.text.get(s))
+                        .is_some_and(|t| t.trim_start().starts_with('-'));
+                    Value::Number(if negative && num.is_zero() { num.negated() } else { num })
+                })
+                .ok_or_else(|| {
                 self.err(sc, e.span(), "number literal is outside the range render-cloudinit represents exactly (64-bit integers)")
             }),
             Expression::String(s) => Ok(Value::string(s.value().clone())),

@@ -24,6 +24,7 @@ pub mod golden;
 pub mod json;
 pub mod module;
 pub mod oracle;
+pub mod recorded;
 pub mod regex_compat;
 pub mod render;
 pub mod template;

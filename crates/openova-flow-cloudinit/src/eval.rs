@@ -1065,3 +1065,363 @@ fn free_vars_elements<'a>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+    use crate::module::MemFiles;
+
+    struct Fixture {
+        files: MemFiles,
+        module: Module,
+    }
+
+    fn fixture(main_tf: &str, templates: &[(&str, &str)]) -> Fixture {
+        let mut files = MemFiles::default();
+        files
+            .0
+            .insert(PathBuf::from("m/main.tf"), main_tf.to_string());
+        for (name, text) in templates {
+            files
+                .0
+                .insert(Path::new("m").join(name), (*text).to_string());
+        }
+        let module = Module::load(Path::new("m"), "m", &files).unwrap();
+        Fixture { files, module }
+    }
+
+    fn vars() -> BTreeMap<String, Value> {
+        [
+            ("region".to_string(), Value::string("fsn1")),
+            ("n".to_string(), Value::Number(Number::from(2))),
+        ]
+        .into_iter()
+        .collect()
+    }
+
+    fn eval_local(f: &Fixture, name: &str) -> Result<Value> {
+        Evaluator::new(&f.module, &f.files, vars(), BTreeMap::new()).local(name, None)
+    }
+
+    fn ok(main_tf: &str) -> Value {
+        eval_local(&fixture(main_tf, &[]), "x").unwrap()
+    }
+
+    fn err(main_tf: &str) -> String {
+        eval_local(&fixture(main_tf, &[]), "x")
+            .unwrap_err()
+            .to_string()
+    }
+
+    fn s(x: &str) -> Value {
+        Value::string(x)
+    }
+
+    #[test]
+    fn locals_are_evaluated_on_demand_in_dependency_order() {
+        let v = ok(
+            "locals {\n  x = \"${local.y}-${var.region}\"\n}\nlocals {\n  y = upper(local.z)\n  z = \"a\"\n  unused = nosuchfunction()\n}\n",
+        );
+        assert_eq!(v, s("A-fsn1"));
+    }
+
+    #[test]
+    fn cycles_and_undeclared_references_fail_with_locations() {
+        assert_eq!(
+            err("locals {\n  x = local.y\n  y = local.x\n}\n"),
+            "m/main.tf:3:7: cycle between local values: x -> y -> x"
+        );
+        assert_eq!(
+            err("locals {\n  x = local.nope\n}\n"),
+            "m/main.tf:2:7: reference to undeclared local value \"nope\""
+        );
+        assert_eq!(
+            err("locals {\n  x = var.nope\n}\n"),
+            "m/main.tf:2:7: reference to undeclared input variable \"nope\""
+        );
+        assert!(err("locals {\n  x = each.key\n}\n").contains("\"each\" is not available here"));
+        assert!(
+            err("locals {\n  x = foo.bar\n}\n")
+                .contains("reference to undeclared resource or value \"foo\"")
+        );
+        assert!(err("locals {\n  x = var\n}\n").contains("\"var\" must be followed by"));
+        assert_eq!(ok("locals {\n  x = path.module\n}\n"), s("."));
+    }
+
+    #[test]
+    fn resource_attributes_are_placeholders_or_overrides() {
+        let f = fixture(
+            "resource \"hcloud_load_balancer\" \"main\" {}\nlocals {\n  k = \"hel1-1\"\n  x = [hcloud_load_balancer.main.ipv4, hcloud_load_balancer.secondary[local.k].ipv4, hcloud_load_balancer.list[0].id, data.x.y.z]\n  bad = hcloud_load_balancer.main[*].ipv4\n}\n",
+            &[],
+        );
+        let ev = Evaluator::new(&f.module, &f.files, vars(), BTreeMap::new());
+        assert_eq!(
+            crate::json::encode(&ev.local("x", None).unwrap()),
+            r#"["\u003chcloud_load_balancer.main.ipv4\u003e","\u003chcloud_load_balancer.secondary[\"hel1-1\"].ipv4\u003e","\u003chcloud_load_balancer.list[0].id\u003e","\u003cdata.x.y.z\u003e"]"#
+        );
+        assert!(
+            ev.local("bad", None)
+                .unwrap_err()
+                .to_string()
+                .contains("splat expressions on resources")
+        );
+        let overrides = [(
+            "hcloud_load_balancer.secondary[\"hel1-1\"].ipv4".to_string(),
+            s("203.0.113.11"),
+        )]
+        .into_iter()
+        .collect();
+        let ev = Evaluator::new(&f.module, &f.files, vars(), overrides);
+        let Value::List(items) = ev.local("x", None).unwrap() else {
+            panic!()
+        };
+        assert_eq!(items[1], s("203.0.113.11"));
+    }
+
+    #[test]
+    fn traversal_errors_match_terraform_wording() {
+        assert!(
+            err("locals {\n  x = {a = 1}.b\n}\n")
+                .contains("This object does not have an attribute named \"b\".")
+        );
+        assert!(
+            err("locals {\n  x = [1][5]\n}\n")
+                .contains("The given key does not identify an element")
+        );
+        assert!(
+            err("locals {\n  x = {a = null}.a.b\n}\n")
+                .contains("Attempt to get attribute from null value")
+        );
+        assert!(
+            err("locals {\n  x = [{a = 1}].a\n}\n")
+                .contains("Can't access attributes on a list of objects")
+        );
+        assert!(err("locals {\n  x = \"s\".a\n}\n").contains("primitive-typed value (string)"));
+        assert!(
+            err("locals {\n  x = [1][null]\n}\n")
+                .contains("Can't use a null value as an indexing key")
+        );
+        assert!(err("locals {\n  x = 1[0]\n}\n").contains("does not have any indices"));
+        assert_eq!(
+            ok("locals {\n  x = {a = [10, 20]}[\"a\"][\"1\"]\n}\n"),
+            Value::Number(Number::from(20))
+        );
+        assert_eq!(ok("locals {\n  x = null[*]\n}\n"), Value::List(vec![]));
+        assert_eq!(
+            ok("locals {\n  x = \"v\"[*]\n}\n"),
+            Value::List(vec![s("v")])
+        );
+    }
+
+    #[test]
+    fn for_expressions() {
+        assert!(
+            err("locals {\n  x = {for k in [\"a\", \"a\"] : k => 1}\n}\n")
+                .contains("Duplicate object key")
+        );
+        assert!(
+            err("locals {\n  x = [for v in null : v]\n}\n").contains("Iteration over null value")
+        );
+        assert!(
+            err("locals {\n  x = [for v in \"s\" : v]\n}\n")
+                .contains("A value of type string cannot be used")
+        );
+        assert!(
+            err("locals {\n  x = [for v in [1] : v if null]\n}\n").contains("must not be null")
+        );
+        assert!(
+            err("locals {\n  x = [for v in [1] : v if \"x\"]\n}\n").contains("a bool is required")
+        );
+        assert!(
+            err("locals {\n  x = {for v in [1] : null => v}\n}\n")
+                .contains("must not produce a null value")
+        );
+        assert!(err("locals {\n  x = {for v in [1] : [v] => v}\n}\n").contains("string required"));
+        assert_eq!(
+            ok("locals {\n  x = [for v in [1, 2] : v if \"true\"]\n}\n"),
+            Value::List(vec![
+                Value::Number(Number::from(1)),
+                Value::Number(Number::from(2))
+            ])
+        );
+    }
+
+    #[test]
+    fn conditionals_and_operators() {
+        assert_eq!(ok("locals {\n  x = true ? \"a\" : [][0]\n}\n"), s("a"));
+        assert_eq!(ok("locals {\n  x = var.n > 1 ? 1 : \"b\"\n}\n"), s("1"));
+        assert_eq!(
+            ok("locals {\n  x = true ? 1 : 2\n}\n"),
+            Value::Number(Number::from(1))
+        );
+        assert!(err("locals {\n  x = null ? 1 : 2\n}\n").contains("The condition value is null"));
+        assert!(err("locals {\n  x = 1 ? 1 : 2\n}\n").contains("a bool is required"));
+        assert!(
+            err("locals {\n  x = false && [][0]\n}\n").contains("Invalid index"),
+            "both operands are evaluated"
+        );
+        assert!(err("locals {\n  x = 10 / 3\n}\n").contains("no finite decimal form"));
+        assert!(err("locals {\n  x = 1 / 0\n}\n").contains("divide by zero"));
+        assert!(
+            err("locals {\n  x = \"a\" + 1\n}\n")
+                .contains("Unsuitable value for left operand: a number is required.")
+        );
+        assert!(err("locals {\n  x = 1 && true\n}\n").contains("a bool is required"));
+        assert!(err("locals {\n  x = !1\n}\n").contains("unary operand: a bool is required"));
+        assert!(err("locals {\n  x = -\"a\"\n}\n").contains("unary operand: a number is required"));
+        assert!(err("locals {\n  x = 99999999999999999999\n}\n").contains("outside the range"));
+    }
+
+    #[test]
+    fn function_calls() {
+        assert_eq!(
+            err("locals {\n  x = merge({}, {})\n}\n"),
+            format!(
+                "m/main.tf:2:7: function \"merge\" is not implemented by render-cloudinit (it implements {}); adding one requires a golden case",
+                funcs::NAMES.join(", ")
+            )
+        );
+        assert!(err("locals {\n  x = provider::a::b(1)\n}\n").contains("not implemented"));
+        assert_eq!(
+            ok("locals {\n  x = join(\"-\", [[\"a\"], [\"b\"]]...)\n}\n"),
+            s("a-b")
+        );
+        assert!(
+            err("locals {\n  x = join(\"-\", \"a\"...)\n}\n").contains("must be a list or tuple")
+        );
+        assert_eq!(
+            err("locals {\n  x = replace(\"a\", \"b\")\n}\n"),
+            "m/main.tf:2:7: call to function \"replace\" failed: expects 3 argument(s) (str, substr, replace), got 2"
+        );
+    }
+
+    #[test]
+    fn templatefile_checks_keys_first_and_records_calls() {
+        let tpl = "line1\n%{ if false }${missing}%{ endif }\n";
+        let f = fixture(
+            "locals {\n  x = templatefile(\"${path.module}/t.tftpl\", {})\n}\n",
+            &[("t.tftpl", tpl)],
+        );
+        assert_eq!(
+            eval_local(&f, "x").unwrap_err().to_string(),
+            "m/t.tftpl:2:16: vars map does not contain key \"missing\" (in templatefile() called at m/main.tf:2:7)"
+        );
+        let f = fixture(
+            "locals {\n  x = { for k in [\"a\", \"b\"] : k => templatefile(\"./t.tftpl\", { v = k, n = 1 }) }\n  y = templatefile(\"t.tftpl\", { v = \"p\", n = 2 })\n}\n",
+            &[("t.tftpl", "${v}:${n}%{ for i in [1] }${i}%{ endfor }")],
+        );
+        let ev = Evaluator::new(&f.module, &f.files, vars(), BTreeMap::new());
+        assert_eq!(
+            crate::json::encode(&ev.local("x", None).unwrap()),
+            r#"{"a":"a:11","b":"b:11"}"#
+        );
+        let calls = ev.take_calls();
+        assert_eq!(
+            calls.iter().map(|c| c.key_path.clone()).collect::<Vec<_>>(),
+            [vec!["a".to_string()], vec!["b".to_string()]]
+        );
+        assert_eq!(calls[1].vars["v"], s("b"));
+        assert_eq!(calls[0].path, "m/t.tftpl");
+        ev.local("y", None).unwrap();
+        assert!(ev.take_calls()[0].key_path.is_empty());
+    }
+
+    #[test]
+    fn templatefile_failures() {
+        let t = [
+            ("t.tftpl", "${x}"),
+            ("r.tftpl", "${templatefile(\"t.tftpl\", {x = 1})}"),
+            ("i.tftpl", "a ${x} b"),
+        ];
+        let run =
+            |expr: &str| eval_local(&fixture(&format!("locals {{\n  x = {expr}\n}}\n"), &t), "x");
+        assert_eq!(
+            run("templatefile(\"t.tftpl\", {x = 5})").unwrap(),
+            Value::Number(Number::from(5)),
+            "single interpolation passes the value through"
+        );
+        assert!(
+            run("templatefile(\"r.tftpl\", {})")
+                .unwrap_err()
+                .to_string()
+                .contains("cannot recursively call templatefile")
+        );
+        assert!(
+            run("templatefile(\"nope.tftpl\", {})")
+                .unwrap_err()
+                .to_string()
+                .contains("no file exists at \"nope.tftpl\"")
+        );
+        assert!(
+            run("templatefile(\"t.tftpl\", {\"a b\" = 1, x = 1})")
+                .unwrap_err()
+                .to_string()
+                .contains("invalid template variable name \"a b\"")
+        );
+        assert!(
+            run("templatefile(\"t.tftpl\", null)")
+                .unwrap_err()
+                .to_string()
+                .contains("must not be null")
+        );
+        assert!(
+            run("templatefile(\"t.tftpl\", [1])")
+                .unwrap_err()
+                .to_string()
+                .contains("must be a map or object")
+        );
+        assert!(
+            run("templatefile(\"t.tftpl\")")
+                .unwrap_err()
+                .to_string()
+                .contains("expects 2 arguments")
+        );
+        assert_eq!(
+            run("templatefile(\"i.tftpl\", {x = null})")
+                .unwrap_err()
+                .to_string(),
+            "m/i.tftpl:1:5: Invalid template interpolation value: The expression result is null. Cannot include a null value in a string template. (in templatefile() called at m/main.tf:2:7)"
+        );
+        assert!(
+            run("templatefile(\"i.tftpl\", {x = {}})")
+                .unwrap_err()
+                .to_string()
+                .contains("string required")
+        );
+        let bad = eval_local(
+            &fixture(
+                "locals {\n  x = templatefile(\"b.tftpl\", {})\n}\n",
+                &[("b.tftpl", "a\n${ 1 +  }\n")],
+            ),
+            "x",
+        )
+        .unwrap_err();
+        assert!(bad.to_string().starts_with("m/b.tftpl:2:"), "{bad}");
+    }
+
+    #[test]
+    fn free_variables_exclude_for_bindings() {
+        let t = hcl_edit::parser::parse_template(
+            "${a}%{ for k, v in b }${k}${v}${c}%{ endfor }${[for x in d : x + e]}",
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        free_vars_template(&t, &mut Vec::new(), &mut out);
+        assert_eq!(
+            out.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+            ["a", "b", "c", "d", "e"]
+        );
+    }
+
+    #[test]
+    fn identifiers_and_template_strings() {
+        assert!(is_identifier("sovereign_region_key"));
+        assert!(is_identifier("a-b"));
+        assert!(!is_identifier("1a"));
+        assert!(!is_identifier(""));
+        assert_eq!(template_string(&Value::Bool(true)).unwrap(), "true");
+        assert!(template_string(&Value::Null).is_err());
+    }
+}

@@ -206,3 +206,152 @@ pub fn render(opts: &Options, files: &dyn Files) -> Result<Rendering> {
     checks::check_consistency(&checked)?;
     Ok(Rendering { regions, warnings })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::module::MemFiles;
+
+    const VARIABLES: &str = "variable \"region\" {\n  type = string\n}\nvariable \"regions\" {\n  type    = list(object({ provider = string, cloudRegion = string }))\n  default = []\n}\nvariable \"sovereign_deployment_id\" {\n  type    = string\n  default = \"\"\n}\n";
+
+    const TEMPLATE: &str = "#cloud-config\nwrite_files:\n  - path: /var/lib/openova/flux-bootstrap.yaml\n    content: |\n      kind: Kustomization\n      metadata:\n        name: bootstrap-kit\n      spec:\n        postBuild:\n          substitute:\n            SOVEREIGN_FQDN: \"f\"\n            SOVEREIGN_LB_IP: ${jsonencode(lb)}\n            SOVEREIGN_DEPLOYMENT_ID: ${jsonencode(id)}\n            SOVEREIGN_REGION_KEY: ${jsonencode(key)}\n            SOVEREIGN_IS_PRIMARY: ${jsonencode(primary ? \"true\" : \"false\")}\n            SOVEREIGN_FLOW_SERVER_URL: \"\"\n";
+
+    const MAIN: &str = "resource \"hcloud_load_balancer\" \"main\" {}\nlocals {\n  secondary = { for n, r in [for i, r in var.regions : r if i > 0] : \"${r.cloudRegion}-${n + 1}\" => r }\n  cp_cloud_init_primary = templatefile(\"t.tftpl\", { key = var.region, primary = true, id = var.sovereign_deployment_id, lb = hcloud_load_balancer.main.ipv4 })\n  cp_cloud_init_secondary = { for key, r in local.secondary : key => templatefile(\"t.tftpl\", { key = key, primary = false, id = var.sovereign_deployment_id, lb = \"x\" }) }\n}\n";
+
+    fn files(main: &str, tfvars: &str) -> MemFiles {
+        let mut f = MemFiles::default();
+        f.0.insert(PathBuf::from("m/variables.tf"), VARIABLES.into());
+        f.0.insert(PathBuf::from("m/main.tf"), main.into());
+        f.0.insert(PathBuf::from("m/t.tftpl"), TEMPLATE.into());
+        f.0.insert(PathBuf::from("in.tfvars"), tfvars.into());
+        f
+    }
+
+    fn run(main: &str, tfvars: &str) -> Result<Rendering> {
+        let opts = Options {
+            module_dir: PathBuf::from("m"),
+            module_display: "m".into(),
+            inputs: vec![Input::VarFile(PathBuf::from("in.tfvars"))],
+            env: vec![],
+        };
+        render(&opts, &files(main, tfvars))
+    }
+
+    const TWO: &str = "region = \"fsn1\"\nsovereign_deployment_id = \"0123456789abcdef\"\nregions = [{ provider = \"hetzner\", cloudRegion = \"fsn1\" }, { provider = \"hetzner\", cloudRegion = \"hel1\" }]\n";
+
+    #[test]
+    fn renders_primary_then_secondaries_with_their_argument_maps() {
+        let r = run(MAIN, TWO).unwrap();
+        assert_eq!(r.keys(), ["fsn1", "hel1-1"]);
+        assert!(r.regions[0].primary && !r.regions[1].primary);
+        assert_eq!(r.regions[1].vars["key"], Value::string("hel1-1"));
+        assert_eq!(
+            r.regions[0].vars["lb"],
+            Value::string("<hcloud_load_balancer.main.ipv4>")
+        );
+        assert!(r.warnings.is_empty());
+        assert_eq!(r.region("hel1-1").unwrap().key, "hel1-1");
+        let e = r.region("x").unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert_eq!(
+            e.to_string(),
+            "unknown region key \"x\"; known keys: fsn1, hel1-1"
+        );
+    }
+
+    #[test]
+    fn empty_deployment_id_warns() {
+        let r = run(MAIN, "region = \"fsn1\"\n").unwrap();
+        assert_eq!(r.keys(), ["fsn1"]);
+        assert!(r.warnings[0].starts_with("sovereign_deployment_id is empty"));
+    }
+
+    #[test]
+    fn regions_zero_must_be_the_primary() {
+        let e = run(
+            MAIN,
+            "region = \"nbg1\"\nregions = [{ provider = \"hetzner\", cloudRegion = \"fsn1\" }]\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().starts_with("regions[0] must be the primary"),
+            "{e}"
+        );
+        let e = run(
+            MAIN,
+            "region = \"fsn1\"\nregions = [{ provider = \"aws\", cloudRegion = \"fsn1\" }]\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("provider \"aws\""), "{e}");
+    }
+
+    #[test]
+    fn main_tf_shape_errors() {
+        let no_call = MAIN.replace("cp_cloud_init_primary = templatefile(\"t.tftpl\", { key = var.region, primary = true, id = var.sovereign_deployment_id, lb = hcloud_load_balancer.main.ipv4 })", "cp_cloud_init_primary = \"#cloud-config\\n\"");
+        assert!(
+            run(&no_call, TWO)
+                .unwrap_err()
+                .to_string()
+                .contains("does not call templatefile()")
+        );
+        let not_map = MAIN
+            .replace("cp_cloud_init_secondary = {", "cp_cloud_init_secondary = [")
+            .replace("lb = \"x\" }) }", "lb = \"x\" })]")
+            .replace(
+                "for key, r in local.secondary : key =>",
+                "for key, r in local.secondary :",
+            );
+        assert!(
+            run(&not_map, TWO)
+                .unwrap_err()
+                .to_string()
+                .contains("must be a map of region key to user_data")
+        );
+        let missing = MAIN.replace("cp_cloud_init_secondary", "other");
+        assert!(
+            run(&missing, TWO)
+                .unwrap_err()
+                .to_string()
+                .contains("reference to undeclared local value \"cp_cloud_init_secondary\"")
+        );
+        let twice = MAIN.replace("templatefile(\"t.tftpl\", { key = var.region, primary = true, id = var.sovereign_deployment_id, lb = hcloud_load_balancer.main.ipv4 })", "join(\"\", [templatefile(\"t.tftpl\", { key = var.region, primary = true, id = var.sovereign_deployment_id, lb = \"a\" }), templatefile(\"t.tftpl\", { key = \"b\", primary = true, id = \"\", lb = \"a\" })])");
+        assert!(
+            run(&twice, TWO)
+                .unwrap_err()
+                .to_string()
+                .contains("more than once")
+        );
+    }
+
+    #[test]
+    fn checks_run_on_every_region() {
+        let wrong_key = MAIN.replace(
+            "{ key = key, primary = false",
+            "{ key = \"zzz\", primary = false",
+        );
+        assert_eq!(
+            run(&wrong_key, TWO).unwrap_err().to_string(),
+            "hel1-1: SOVEREIGN_REGION_KEY is \"zzz\", expected \"hel1-1\""
+        );
+    }
+
+    #[test]
+    fn lint_runs_before_evaluation() {
+        let mut f = files(MAIN, TWO);
+        f.0.insert(PathBuf::from("m/w.tftpl"), "x\n${FOO}\n".into());
+        let opts = Options {
+            module_dir: PathBuf::from("m"),
+            module_display: "m".into(),
+            inputs: vec![Input::VarFile(PathBuf::from("in.tfvars"))],
+            env: vec![],
+        };
+        assert!(
+            render(&opts, &f)
+                .unwrap_err()
+                .to_string()
+                .starts_with("m/w.tftpl:2:1: unescaped Flux placeholder ${FOO}")
+        );
+    }
+}

@@ -140,6 +140,21 @@ fn shipped_kit_passes() {
 }
 
 #[test]
+fn repository_defaults_pass() {
+    // The committed kit, infra/hetzner/cloudinit-control-plane.tftpl and charts/.
+    let mut c = Command::cargo_bin("check-bootstrap-deps").unwrap();
+    c.current_dir(repo_root())
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(
+            "all provided by infra/hetzner/cloudinit-control-plane.tftpl",
+        ))
+        .stdout(predicate::str::ends_with(
+            "OK: bootstrap-kit dependency graph audit PASSED\n",
+        ));
+}
+
+#[test]
 fn shipped_kit_matches_the_repository_charts() {
     // The real charts dir: slot 56-58 versions equal charts/<chart>/Chart.yaml.
     let s = Scratch::shipped();

@@ -240,7 +240,7 @@ impl Config {
 /// validated by [`Config::from_args`] so that every error names its variable.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct EnvArgs {
-    /// Default upstream base URL [default: http://openova-flow-server.catalyst-system.svc.cluster.local]
+    /// Default upstream base URL [default: <http://openova-flow-server.catalyst-system.svc.cluster.local>]
     #[arg(long, env = "OPENOVA_FLOW_SERVER_URL")]
     pub server_url: Option<String>,
     /// YAML map `deploymentId → {serverUrl}` of per-deployment upstreams
@@ -457,9 +457,11 @@ mod tests {
         assert_eq!(cfg.deployments_claim, "deps");
     }
 
+    type Edit = fn(&mut EnvArgs);
+
     #[test]
     fn malformed_values_name_their_variable() {
-        let cases: [(fn(&mut EnvArgs), &str); 5] = [
+        let cases: [(Edit, &str); 5] = [
             (
                 |a| a.proxy_timeout = Some("fast".into()),
                 "invalid OPENOVA_FLOW_PROXY_TIMEOUT \"fast\"",

@@ -229,3 +229,47 @@ async fn acceptance_12_slow_upstream_is_504() {
     ));
     assert!(text.contains("openova_flow_proxy_requests_total{route=\"snapshot\",code=\"504\"} 1"));
 }
+
+/// An upstream that accepts the connection and closes it without answering:
+/// 502 unreachable, counted as `reset`.
+#[tokio::test]
+async fn connection_closed_before_a_response_is_502_reset() {
+    use tokio::io::AsyncReadExt as _;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let closer = tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let mut buf = [0u8; 1024];
+            let _ = sock.read(&mut buf).await;
+            drop(sock);
+        }
+    });
+    let p = proxy(config(&format!("http://{addr}"))).await;
+    let resp = client()
+        .post(p.url("/api/v1/flows/d1/events"))
+        .bearer_auth(writer())
+        .body(upsert_flow("d1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 502);
+    assert_eq!(
+        resp.text().await.unwrap(),
+        r#"{"error":"openova-flow-server unreachable"}"#
+    );
+    let text = client()
+        .get(p.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(
+            "openova_flow_proxy_upstream_failures_total{route=\"events\",kind=\"reset\"} 1"
+        ),
+        "{text}"
+    );
+    closer.abort();
+}

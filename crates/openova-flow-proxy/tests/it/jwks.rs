@@ -153,3 +153,64 @@ async fn acceptance_16_readyz_waits_for_the_jwks_url() {
         "{text}"
     );
 }
+
+/// The background refresh lets a key removed from the JWKS stop verifying
+/// (every 10 min by default; 100 ms here).
+#[tokio::test]
+async fn periodic_refresh_retires_removed_keys() {
+    let jwks = jwks_server(&["rsa-a", "ed-a"]).await;
+    let mut cfg = config("http://127.0.0.1:1");
+    cfg.jwt_secret = None;
+    cfg.jwks = Some(JwksSource::Url(jwks.url()));
+    cfg.jwks_refresh_interval = Duration::from_millis(100);
+    let p = proxy(cfg).await;
+    let token = sign("ed-a", Some("ed-a"), &claims_for(&["d1"]));
+    let status = || async {
+        client()
+            .get(p.url("/api/v1/deployments/d1/flow"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert!(
+        eventually(Duration::from_secs(5), || async { status().await == 200 })
+            .await
+            .is_some()
+    );
+    jwks.set(&["rsa-a"]);
+    let retired = eventually(Duration::from_secs(5), || async { status().await == 401 }).await;
+    assert!(retired.is_some(), "removed key still verifies");
+}
+
+/// A JWKS endpoint that fails keeps the previous key set.
+#[tokio::test]
+async fn failed_refresh_keeps_the_previous_keys() {
+    let jwks = jwks_server(&["ec-a"]).await;
+    let mut cfg = config("http://127.0.0.1:1");
+    cfg.jwt_secret = None;
+    cfg.jwks = Some(JwksSource::Url(jwks.url()));
+    cfg.jwks_refresh_interval = Duration::from_millis(50);
+    let p = proxy(cfg).await;
+    assert!(
+        eventually(Duration::from_secs(5), || async { p.state.is_ready() })
+            .await
+            .is_some()
+    );
+    *jwks.doc.lock().unwrap() = serde_json::json!({"keys": "broken"});
+    let failed = eventually(Duration::from_secs(5), || async {
+        p.state.metrics().jwks_reloads("failure") >= 2
+    })
+    .await;
+    assert!(failed.is_some());
+    let token = sign("ec-a", Some("ec-a"), &claims_for(&["d1"]));
+    let resp = client()
+        .get(p.url("/api/v1/deployments/d1/flow"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+}

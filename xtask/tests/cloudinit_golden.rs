@@ -254,3 +254,66 @@ fn recorded_table_matches_live_terraform() {
         tf.describe()
     );
 }
+
+/// The worker template (rendered by `hcloud_server.worker`, not by
+/// `render-cloudinit`) evaluates identically too, and is valid cloud-config.
+#[test]
+fn worker_template_matches_terraform() {
+    use openova_flow_cloudinit::eval::Evaluator;
+    use openova_flow_cloudinit::module::MemFiles;
+    let Some(tf) = oracle() else { return };
+    let template =
+        std::fs::read_to_string(root().join("infra/hetzner/cloudinit-worker.tftpl")).unwrap();
+    let expr = r#"templatefile("${path.module}/cloudinit-worker.tftpl", { k3s_version = "v1.31.4+k3s1", k3s_token = "tok\"<en>&-0123456789abcdef0123456789", region_key = "hel1-1", node_ip = "10.0.1.10" })"#;
+
+    let mut files = MemFiles::default();
+    files.0.insert(
+        PathBuf::from("m/main.tf"),
+        format!("locals {{\n  w = {expr}\n}}\n"),
+    );
+    files
+        .0
+        .insert(PathBuf::from("m/cloudinit-worker.tftpl"), template.clone());
+    let module = Module::load(Path::new("m"), "m", &files).unwrap();
+    let ours = match Evaluator::new(&module, &files, BTreeMap::new(), BTreeMap::new())
+        .local("w", None)
+        .unwrap()
+    {
+        openova_flow_cloudinit::Value::String(s) => s,
+        other => panic!("not a string: {other:?}"),
+    };
+    let doc: serde_json::Value = serde_yaml::from_str(&ours).unwrap();
+    assert!(ours.starts_with("#cloud-config\n") && doc["runcmd"].is_array());
+
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cloudinit-worker");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("main.tf"),
+        format!("output \"w\" {{\n  value = {expr}\n}}\n"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("cloudinit-worker.tftpl"), template).unwrap();
+    let d = dir.display().to_string();
+    let state = format!("-state={d}/worker.tfstate");
+    tf.run([
+        format!("-chdir={d}"),
+        "apply".into(),
+        "-auto-approve".into(),
+        "-input=false".into(),
+        "-no-color".into(),
+        state.clone(),
+    ])
+    .unwrap_or_else(|e| panic!("{e}"));
+    let out = terraform_json(
+        &tf,
+        &[
+            format!("-chdir={d}"),
+            "output".into(),
+            state,
+            "-json".into(),
+            "w".into(),
+        ],
+    );
+    assert_eq!(out.as_str(), Some(ours.as_str()));
+}

@@ -273,14 +273,15 @@ pub(crate) async fn stream(State(st): State<ProxyState>, req: Request) -> Respon
     .await
 }
 
-/// The resume point: the `Last-Event-ID` header, else the `lastEventId`
-/// query parameter; dropped when over 256 bytes or not a valid header value.
+/// The resume point: the `Last-Event-ID` header, else (absent or empty) the
+/// `lastEventId` query parameter; dropped when over 256 bytes or not a valid
+/// header value.
 pub fn last_event_id(headers: &HeaderMap, query: Option<&str>) -> Option<HeaderValue> {
-    let value = match headers.get(LAST_EVENT_ID) {
+    let value = match headers.get(LAST_EVENT_ID).filter(|v| !v.is_empty()) {
         Some(v) => v.clone(),
         None => HeaderValue::from_str(&query_param(query, "lastEventId")?).ok()?,
     };
-    (value.len() <= MAX_LAST_EVENT_ID).then_some(value)
+    (!value.is_empty() && value.len() <= MAX_LAST_EVENT_ID).then_some(value)
 }
 
 /// 200 with exactly the stream headers; each upstream chunk is forwarded as
@@ -418,6 +419,14 @@ mod tests {
         let mut h = HeaderMap::new();
         assert_eq!(last_event_id(&h, None), None);
         assert_eq!(last_event_id(&h, Some("lastEventId=ep-7")).unwrap(), "ep-7");
+        h.insert(LAST_EVENT_ID, HeaderValue::from_static(""));
+        assert_eq!(
+            last_event_id(&h, Some("lastEventId=ep-7")).unwrap(),
+            "ep-7",
+            "an empty header counts as absent"
+        );
+        assert_eq!(last_event_id(&h, None), None);
+        assert_eq!(last_event_id(&HeaderMap::new(), Some("lastEventId=")), None);
         h.insert(LAST_EVENT_ID, HeaderValue::from_static("ep-9"));
         assert_eq!(last_event_id(&h, Some("lastEventId=ep-7")).unwrap(), "ep-9");
         h.insert(

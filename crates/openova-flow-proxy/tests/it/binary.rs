@@ -201,8 +201,9 @@ async fn runs_serves_and_stops_on_sigterm_without_logging_secrets() {
         .unwrap();
     assert_eq!(stream.status(), 200);
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+    // The shell's built-in `kill` (no procps needed).
+    let killed = Command::new("sh")
+        .args(["-c", &format!("kill -TERM {}", child.id())])
         .status()
         .unwrap();
     assert!(killed.success());

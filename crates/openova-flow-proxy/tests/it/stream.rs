@@ -256,6 +256,34 @@ async fn t6_client_close_drops_the_upstream_response_within_1s() {
     );
 }
 
+/// Stronger than T6: even while the upstream is silent (between 15 s
+/// heartbeats), a client disconnect is noticed and the upstream dropped
+/// within 1 s — the proxy's HTTP/1 server sees the closed socket without
+/// having to write to it.
+#[tokio::test]
+async fn client_close_is_noticed_while_the_upstream_is_silent() {
+    let _serial = TIMING.lock().await;
+    let (up, mut conns) = controlled_upstream().await;
+    let p = proxy(config(&up.url())).await;
+    let mut sse = SseReader::new(open(&p, &reader()).await);
+    let UpstreamConn { tx, mut dropped } = conns.recv().await.unwrap();
+    tx.send(Bytes::from_static(b"event: heartbeat\ndata: {}\n\n"))
+        .await
+        .unwrap();
+    sse.frame(Duration::from_secs(2)).await.unwrap();
+    let closed_at = Instant::now();
+    drop(sse);
+    tokio::time::timeout(Duration::from_secs(1), &mut dropped)
+        .await
+        .expect("upstream response not dropped within 1 s of a silent close")
+        .unwrap();
+    eprintln!(
+        "silent upstream: dropped {:?} after the client closed",
+        closed_at.elapsed()
+    );
+    drop(tx);
+}
+
 /// T10: `Last-Event-ID` from the header or the `lastEventId` query reaches
 /// the upstream as the header; the header wins.
 #[tokio::test]

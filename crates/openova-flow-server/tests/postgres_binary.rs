@@ -65,7 +65,11 @@ async fn spawn(dsn: &str, addr: &str, lines: &Lines) -> Child {
         if let Some(status) = child.try_wait().unwrap() {
             panic!("server exited with {status}: {:#?}", lines.lock().await);
         }
-        assert!(tokio::time::Instant::now() < deadline, "{:#?}", lines.lock().await);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{:#?}",
+            lines.lock().await
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -101,7 +105,10 @@ async fn killed_process_restarts_with_state_epoch_and_resume() {
     let mut second = spawn(&dsn, &addr, &lines).await;
     let again = c.snapshot("f").await;
     assert_eq!(again.body, snap.body);
-    assert_eq!(again.header("flow-event-id"), Some(format!("{epoch}-4").as_str()));
+    assert_eq!(
+        again.header("flow-event-id"),
+        Some(format!("{epoch}-4").as_str())
+    );
     let mut sse = c.stream_with("f", Some(&format!("{epoch}-2")), "").await;
     for expected in [3, 4] {
         let f = sse.next_event().await;

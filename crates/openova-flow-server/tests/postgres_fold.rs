@@ -32,7 +32,9 @@ fn pick<'a, T>(rng: &mut StdRng, xs: &'a [T]) -> &'a T {
 fn meta(rng: &mut StdRng) -> Value {
     match rng.random_range(0..4) {
         0 => json!({}),
-        1 => json!({"z": 1, "a": {"y": [1, 2.5, "\u{2028}"], "b": null}, "big": 9007199254740993u64}),
+        1 => {
+            json!({"z": 1, "a": {"y": [1, 2.5, "\u{2028}"], "b": null}, "big": 9007199254740993u64})
+        }
         2 => json!({"k": "line\nbreak\u{0}", "n": -0.125}),
         _ => json!({"ms": rng.random_range(0..1_000_000)}),
     }
@@ -81,8 +83,8 @@ fn message(rng: &mut StdRng) -> Value {
         1 => json!({"type": "upsert-flow", "flow": {
             "id": "f", "status": "done", "startedAt": 2, "endedAt": 3,
             "triggeredBy": [{"flowId": "p", "when": "success"}], "meta": meta(rng)}}),
-        2 | 3 | 4 => json!({"type": "upsert-nodes", "nodes": many(rng, node)}),
-        5 | 6 => json!({"type": "upsert-rels", "relationships": many(rng, rel)}),
+        2..=4 => json!({"type": "upsert-nodes", "nodes": many(rng, node)}),
+        5..=6 => json!({"type": "upsert-rels", "relationships": many(rng, rel)}),
         7 => json!({"type": "delete-nodes",
             "ids": (0..rng.random_range(1..3)).map(|_| *pick(rng, &IDS)).collect::<Vec<_>>()}),
         _ => json!({"type": "delete-rels", "pairs": (0..rng.random_range(1..3)).map(|_| json!({
@@ -127,7 +129,11 @@ async fn random_sequences_fold_identically_on_both_backends() {
         for step in 0..30 {
             let body = message(&mut rng).to_string();
             let (rm, rp) = (cm.post(&flow, &body).await, cp.post(&flow, &body).await);
-            assert_eq!(rm.status, rp.status, "round {round} step {step}: {body}\n{}", rp.body);
+            assert_eq!(
+                rm.status, rp.status,
+                "round {round} step {step}: {body}\n{}",
+                rp.body
+            );
             if rm.status == 200 {
                 accepted += 1;
                 assert_eq!(rm.seq_epoch().0, accepted);
@@ -151,7 +157,11 @@ async fn random_sequences_fold_identically_on_both_backends() {
         assert_eq!(live_m, live_p, "round {round}: live frames");
         // Replay of everything from the events table equals the live frames.
         let mut replay = cp.stream_with(&flow, Some(&format!("{epoch}-0")), "").await;
-        assert_eq!(read_until(&mut replay, accepted).await, live_p, "round {round}: replay");
+        assert_eq!(
+            read_until(&mut replay, accepted).await,
+            live_p,
+            "round {round}: replay"
+        );
     }
     assert!(too_large > 0, "the sequences exercise the node cap");
 }

@@ -96,11 +96,15 @@ async fn database_outage_loses_no_acknowledged_event() {
     let acked = acked.lock().await.clone();
     let statuses = statuses.lock().await.clone();
     assert!(
-        statuses.iter().any(|(s, b)| *s == 503 && b == "backend unavailable\n"),
+        statuses
+            .iter()
+            .any(|(s, b)| *s == 503 && b == "backend unavailable\n"),
         "POSTs during the outage answer 503 backend unavailable: {statuses:?}"
     );
     assert!(
-        statuses.iter().all(|(s, b)| *s == 503 && b == "backend unavailable\n"),
+        statuses
+            .iter()
+            .all(|(s, b)| *s == 503 && b == "backend unavailable\n"),
         "{statuses:?}"
     );
     println!(
@@ -111,7 +115,10 @@ async fn database_outage_loses_no_acknowledged_event() {
     );
     // Seqs increase within one epoch.
     let epoch = &acked[0].1;
-    assert!(acked.iter().all(|(_, e, _)| e == epoch), "epoch survives the outage");
+    assert!(
+        acked.iter().all(|(_, e, _)| e == epoch),
+        "epoch survives the outage"
+    );
     assert!(acked.windows(2).all(|w| w[0].0 < w[1].0));
 
     // Every acknowledged event is in the state...
@@ -130,7 +137,9 @@ async fn database_outage_loses_no_acknowledged_event() {
     let mut seen = Vec::new();
     let mut expected = 1;
     while expected <= last {
-        let f = tokio::time::timeout(RECOVERY, sse.next_event()).await.unwrap();
+        let f = tokio::time::timeout(RECOVERY, sse.next_event())
+            .await
+            .unwrap();
         assert_ne!(f.event, "snapshot", "queue 4096 never lags");
         assert_eq!(seq_of(&f), expected, "in order, no gap");
         seen.push(f.data);
@@ -138,7 +147,8 @@ async fn database_outage_loses_no_acknowledged_event() {
     }
     for (_, _, node) in &acked {
         assert!(
-            seen.iter().any(|d| d.contains(&format!(r#""id":"{node}""#))),
+            seen.iter()
+                .any(|d| d.contains(&format!(r#""id":"{node}""#))),
             "{node} not streamed"
         );
     }

@@ -105,7 +105,10 @@ async fn replica_b_streams_events_posted_to_a_and_b_in_order() {
     // Read-your-writes across replicas: B's snapshot reflects A's POST.
     let (seq, epoch) = ca.post_ok("late", &upsert_node("last")).await;
     let snap = cb.snapshot("late").await;
-    assert_eq!(snap.header("flow-event-id"), Some(format!("{epoch}-{seq}").as_str()));
+    assert_eq!(
+        snap.header("flow-event-id"),
+        Some(format!("{epoch}-{seq}").as_str())
+    );
     assert!(snap.body.contains(r#""id":"last""#));
 }
 
@@ -138,7 +141,10 @@ async fn concurrent_posts_on_two_replicas_one_order_everywhere() {
     let mut all = Vec::new();
     for t in tasks {
         let seqs = t.await.unwrap();
-        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "one client's seqs increase");
+        assert!(
+            seqs.windows(2).all(|w| w[0] < w[1]),
+            "one client's seqs increase"
+        );
         all.extend(seqs);
     }
     all.sort_unstable();
@@ -149,7 +155,10 @@ async fn concurrent_posts_on_two_replicas_one_order_everywhere() {
         assert_eq!(w.snapshots, 1, "no resync needed with a large queue");
         orders.push(frames.into_iter().map(|f| f.data).collect::<Vec<_>>());
     }
-    assert!(orders.iter().all(|o| *o == orders[0]), "identical order everywhere");
+    assert!(
+        orders.iter().all(|o| *o == orders[0]),
+        "identical order everywhere"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -196,9 +205,12 @@ async fn listener_loss_is_caught_up_from_the_events_table() {
         .await
         .unwrap();
     for i in 0..10 {
-        ca.post_ok("f", &upsert_node(&format!("meanwhile{i}"))).await;
+        ca.post_ok("f", &upsert_node(&format!("meanwhile{i}")))
+            .await;
     }
-    let frames = tokio::time::timeout(RECOVERY, on_b.until(11)).await.unwrap();
+    let frames = tokio::time::timeout(RECOVERY, on_b.until(11))
+        .await
+        .unwrap();
     assert_eq!(frames.len(), 10);
     let metrics = Client::new(&b).get("/metrics").await.body;
     assert!(
@@ -240,7 +252,9 @@ async fn trimmed_gap_after_listener_loss_resyncs_with_a_snapshot() {
     }
     // Whatever B saw (events or a resync snapshot), it never saw a gap
     // without a snapshot, and it ends at seq 13 with A's state.
-    tokio::time::timeout(RECOVERY, on_b.until(13)).await.unwrap();
+    tokio::time::timeout(RECOVERY, on_b.until(13))
+        .await
+        .unwrap();
     println!("resync snapshots seen on B: {}", on_b.snapshots - 1);
     // B's in-memory state (which serves new streams and resyncs) equals the
     // stored one.
@@ -273,7 +287,10 @@ async fn restart_keeps_epoch_state_and_byte_identical_replay() {
     let c = Client::new(&again);
     let snap2 = c.snapshot("f").await;
     assert_eq!(snap2.body, snap.body);
-    assert_eq!(snap2.header("flow-event-id"), Some(format!("{epoch}-5").as_str()));
+    assert_eq!(
+        snap2.header("flow-event-id"),
+        Some(format!("{epoch}-5").as_str())
+    );
     // Resume after the restart: 3..5 replayed, no snapshot frame.
     let mut sse = c.stream_with("f", Some(&format!("{epoch}-2")), "").await;
     let mut replayed = Vec::new();
@@ -316,7 +333,13 @@ async fn retention_keeps_exactly_ring_capacity_events() {
     let (n, lo, hi): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
     assert_eq!((n, lo, hi), (8, 6, 13));
     // The snapshot still holds every node (state, not a replay).
-    assert_eq!(c.snapshot("f").await.json()["nodes"].as_array().unwrap().len(), 13);
+    assert_eq!(
+        c.snapshot("f").await.json()["nodes"]
+            .as_array()
+            .unwrap()
+            .len(),
+        13
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -325,13 +348,20 @@ async fn replicas_starting_together_migrate_once() {
         return;
     };
     let dsn = pg.fresh_dsn();
-    let (a, b, c) = tokio::join!(start_pg(&dsn, &[]), start_pg(&dsn, &[]), start_pg(&dsn, &[]));
+    let (a, b, c) = tokio::join!(
+        start_pg(&dsn, &[]),
+        start_pg(&dsn, &[]),
+        start_pg(&dsn, &[])
+    );
     for s in [&a, &b, &c] {
         assert_eq!(Client::new(s).get("/readyz").await.status, 200);
     }
     let db = sql(&dsn).await;
     let rows = db
-        .query("SELECT version, name FROM flow_server.schema_migrations ORDER BY version", &[])
+        .query(
+            "SELECT version, name FROM flow_server.schema_migrations ORDER BY version",
+            &[],
+        )
         .await
         .unwrap();
     let got: Vec<(i32, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
@@ -353,7 +383,11 @@ async fn replicas_starting_together_migrate_once() {
 }
 
 fn pg_config(dsn: &str) -> Config {
-    Config::from_args(["openova-flow-server", "--backend", "pg", "--pg-dsn", dsn], false).unwrap()
+    Config::from_args(
+        ["openova-flow-server", "--backend", "pg", "--pg-dsn", dsn],
+        false,
+    )
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -372,7 +406,9 @@ async fn a_newer_schema_is_refused() {
         .await
         .unwrap();
     let metrics = std::sync::Arc::new(Metrics::new("postgres"));
-    let e = PgBackend::start(&pg_config(&dsn), metrics).await.unwrap_err();
+    let e = PgBackend::start(&pg_config(&dsn), metrics)
+        .await
+        .unwrap_err();
     let latest = openova_flow_server::postgres::migrations::latest();
     assert!(
         e.to_string().ends_with(&format!(

@@ -71,8 +71,25 @@ pub enum PgStartError {
 pub(crate) fn error_detail(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{} ({})", db.message(), db.code().code()),
-        None => e.to_string(),
+        None => with_sources(e),
     }
+}
+
+/// `error: source: source…`, skipping sources already part of the text
+/// (TLS and I/O causes are otherwise hidden behind "error performing TLS
+/// handshake").
+pub(crate) fn with_sources(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = s.source();
+    }
+    text
 }
 
 /// Maps a driver error to the HTTP-facing error: lost or refused
@@ -254,7 +271,7 @@ async fn migrate_until(
             let mut client = pool
                 .get()
                 .await
-                .map_err(|e| migrations::MigrateError::Db(e.to_string()))?;
+                .map_err(|e| migrations::MigrateError::Db(with_sources(&e)))?;
             migrations::migrate(&mut client).await
         };
         match tokio::time::timeout_at(deadline, attempt).await {

@@ -144,6 +144,11 @@ impl Metrics {
         self.leader.store(leader, Ordering::Relaxed);
     }
 
+    /// The `leader` gauge.
+    pub fn is_leader(&self) -> bool {
+        self.leader.load(Ordering::Relaxed)
+    }
+
     pub fn set_synced(&self, synced: bool) {
         self.synced.store(synced, Ordering::Relaxed);
     }
@@ -236,7 +241,7 @@ impl Metrics {
         }
         let _ = writeln!(
             out,
-            "# HELP {p}_leader 1 while active (leader or no election), 0 while standing by."
+            "# HELP {p}_leader Whether this replica is active: leader or no election (1), or standing by (0)."
         );
         let _ = writeln!(out, "# TYPE {p}_leader gauge");
         let _ = writeln!(

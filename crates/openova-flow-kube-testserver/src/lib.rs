@@ -137,6 +137,7 @@ struct Shared {
     inner: Mutex<Inner>,
     events: broadcast::Sender<Arc<LogEntry>>,
     drops: watch::Sender<u64>,
+    paused: watch::Sender<bool>,
     active_watches: Mutex<BTreeMap<String, usize>>,
     uid: AtomicU64,
     settings: Settings,
@@ -198,10 +199,12 @@ impl KubeTestServer {
     pub async fn start_with(settings: Settings) -> anyhow::Result<Self> {
         let (events, _) = broadcast::channel(settings.event_buffer.max(16));
         let (drops, _) = watch::channel(0);
+        let (paused, _) = watch::channel(false);
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner::default()),
             events,
             drops,
+            paused,
             active_watches: Mutex::new(BTreeMap::new()),
             uid: AtomicU64::new(1),
             settings,
@@ -337,6 +340,19 @@ impl KubeTestServer {
     /// Drops every open watch connection abruptly (no closing chunk).
     pub fn drop_watches(&self) {
         self.shared.drops.send_modify(|v| *v = v.wrapping_add(1));
+    }
+
+    /// While paused, new watch requests wait (the connection is open, no
+    /// response yet) until [`KubeTestServer::resume_watches`]. Together with
+    /// [`KubeTestServer::drop_watches`] this lets a test change objects while
+    /// every watcher is disconnected.
+    pub fn pause_watches(&self) {
+        self.shared.paused.send_replace(true);
+    }
+
+    /// Lets paused watch requests proceed.
+    pub fn resume_watches(&self) {
+        self.shared.paused.send_replace(false);
     }
 
     /// How many requests of `verb` (`list`, `watch`, `get`, `create`,
@@ -654,6 +670,8 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     }
     match (method, t.name.clone()) {
         (Method::GET, None) if query.get("watch").is_some_and(|w| w == "true" || w == "1") => {
+            let mut paused = shared.paused.subscribe();
+            let _ = paused.wait_for(|p| !*p).await;
             watch(&shared, &t, &query)
         }
         (Method::GET, None) => list(&shared, &t, &query),

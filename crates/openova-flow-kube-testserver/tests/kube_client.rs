@@ -1,4 +1,5 @@
 //! kube-rs's real client and runtime watcher against the test server.
+#![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
 

@@ -50,8 +50,13 @@ enum Case {
 
 #[derive(Debug)]
 enum Expectation {
-    /// Renders; manifests are validated and asserted (`case` picks the case-specific list).
-    Renders { case: String, image_prefix: String },
+    /// Renders; manifests are validated and asserted (`case` picks the
+    /// case-specific list; `env` are further literal env values to find).
+    Renders {
+        case: String,
+        image_prefix: String,
+        env: Vec<(String, String)>,
+    },
     /// Fails with this substring.
     Fails(String),
 }
@@ -68,6 +73,19 @@ fn files_in(dir: &Path, suffix: &str) -> Result<Vec<PathBuf>> {
     }
     out.sort();
     Ok(out)
+}
+
+/// A file name for a case label: `ci/tag-values.yaml` -> `ci-tag-values-yaml`.
+fn slug(label: &str) -> String {
+    let mut out = String::new();
+    for c in label.trim().chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_matches('-').to_owned()
 }
 
 fn stem(p: &Path) -> String {
@@ -182,6 +200,7 @@ fn plan(root: &Path) -> Result<Vec<Case>> {
                 expect: Expectation::Renders {
                     case: stem(&f),
                     image_prefix: manifests::expected_image_prefix(registry.as_deref()),
+                    env: Vec::new(),
                 },
             });
         }
@@ -207,6 +226,7 @@ fn plan(root: &Path) -> Result<Vec<Case>> {
             expect: Expectation::Renders {
                 case: "disabled-values".into(),
                 image_prefix: String::new(),
+                env: Vec::new(),
             },
         });
     }
@@ -280,7 +300,8 @@ pub fn run() -> Result<()> {
     for chart in CHARTS {
         problems.extend(check_chart_files(&root, chart, &version)?);
     }
-    let cases = plan(&root)?;
+    let mut cases = plan(&root)?;
+    let kit = kit_cases(&root, &mut cases)?;
     let answer = drive(cases.iter().map(op_json).collect())?;
     println!(
         "Helm SDK {} (helm-python-sdk), kubernetes-validate schemas {KUBE_VERSION}",
@@ -339,7 +360,11 @@ pub fn run() -> Result<()> {
                             problems.push(format!("{label}: {e}"));
                         }
                     }
-                    Expectation::Renders { case, image_prefix } => {
+                    Expectation::Renders {
+                        case,
+                        image_prefix,
+                        env,
+                    } => {
                         renders += 1;
                         if let Some(e) = error {
                             problems.push(format!("{label}: render failed: {e}"));
@@ -368,11 +393,7 @@ pub fn run() -> Result<()> {
                             .collect();
                         let file = out_dir.join(&chart_name).join(format!(
                             "{}.yaml",
-                            label
-                                .rsplit(' ')
-                                .next()
-                                .unwrap_or(case)
-                                .replace(['/', '='], "_")
+                            slug(label.trim_start_matches(&chart_name))
                         ));
                         if let Some(parent) = file.parent() {
                             std::fs::create_dir_all(parent)?;
@@ -397,6 +418,14 @@ pub fn run() -> Result<()> {
                         for p in manifests::check_chart(&chart_name, &ms, image_prefix) {
                             problems.push(format!("{label}: {p}"));
                         }
+                        for (name, value) in env {
+                            let got = manifests::env(&ms, name).map(|e| e["value"].clone());
+                            if got.as_ref().and_then(|v| v.as_str()) != Some(value.as_str()) {
+                                problems.push(format!(
+                                    "{label}: env {name} is {got:?}, expected {value:?}"
+                                ));
+                            }
+                        }
                         match manifests::case_expectations(&chart_name, case) {
                             Some(list) => {
                                 for e in list {
@@ -414,7 +443,6 @@ pub fn run() -> Result<()> {
             }
         }
     }
-    let kit = kit_values(&root, &mut problems)?;
     println!(
         "charts: {lints} lints, {renders} renders ({objects} objects validated and asserted), {failures} fail-fast cases{kit}"
     );
@@ -431,8 +459,122 @@ pub fn run() -> Result<()> {
     Ok(())
 }
 
-/// Step 5: the values of bootstrap-kit slots 56–58, substituted as Flux would.
-/// Returns a note for the summary line.
-fn kit_values(_root: &Path, _problems: &mut Vec<String>) -> Result<String> {
-    Ok(String::new())
+/// The bootstrap-kit slots of our charts.
+const KIT_SLOTS: [(&str, &str); 3] = [
+    ("56-openova-flow-server.yaml", "openova-flow-server"),
+    ("57-openova-flow-emitter.yaml", "openova-flow-emitter"),
+    ("58-openova-flow-proxy.yaml", "openova-flow-proxy"),
+];
+const KIT_FIXTURE: &str = "infra/hetzner/tests/fixtures/three-regions.tfvars";
+const IN_CLUSTER_URL: &str = "http://openova-flow-server.catalyst-system.svc.cluster.local";
+
+/// Step 5: the values of bootstrap-kit slots 56–58, substituted as Flux does
+/// with the primary's and a secondary's `postBuild.substitute` map from the
+/// cloud-init `render-cloudinit` renders for the three-regions fixture.
+/// Appends the render cases; returns a note for the summary line.
+fn kit_cases(root: &Path, cases: &mut Vec<Case>) -> Result<String> {
+    use openova_flow_cloudinit::{Input, Options, RealFiles};
+    use openova_flow_packaging::kit;
+
+    let kit_dir = root.join("bootstrap-kit");
+    if KIT_SLOTS.iter().any(|(f, _)| !kit_dir.join(f).is_file())
+        || !root.join(KIT_FIXTURE).is_file()
+    {
+        println!(
+            "charts: kit values not checked: bootstrap-kit slots 56-58 or {KIT_FIXTURE} not present yet"
+        );
+        return Ok(", kit values not present yet".into());
+    }
+    let opts = Options {
+        module_dir: root.join("infra/hetzner"),
+        module_display: "infra/hetzner".into(),
+        inputs: vec![Input::VarFile(root.join(KIT_FIXTURE))],
+        env: Vec::new(),
+    };
+    let rendering = openova_flow_cloudinit::render(&opts, &RealFiles)
+        .map_err(|e| anyhow::anyhow!("render-cloudinit {KIT_FIXTURE}: {e}"))?;
+    let primary = rendering
+        .regions
+        .iter()
+        .find(|r| r.primary)
+        .context("no primary region rendered")?;
+    let secondary = rendering
+        .regions
+        .iter()
+        .find(|r| !r.primary)
+        .context("no secondary region rendered")?;
+    let primary_vars = kit::substitute_map(&primary.user_data)
+        .map_err(|e| anyhow::anyhow!("{KIT_FIXTURE} region {}: {e}", primary.key))?;
+    let fqdn = primary_vars
+        .get("SOVEREIGN_FQDN")
+        .cloned()
+        .unwrap_or_default();
+    let mut n = 0;
+    for region in [primary, secondary] {
+        let vars = kit::substitute_map(&region.user_data)
+            .map_err(|e| anyhow::anyhow!("{KIT_FIXTURE} region {}: {e}", region.key))?;
+        let role = if region.primary {
+            "primary"
+        } else {
+            "secondary"
+        };
+        for (file, chart) in KIT_SLOTS {
+            let text = std::fs::read_to_string(kit_dir.join(file))?;
+            let release = kit::slot_release(&text, &vars)
+                .map_err(|e| anyhow::anyhow!("bootstrap-kit/{file}: {e}"))?;
+            if release.chart != chart {
+                bail!(
+                    "bootstrap-kit/{file}: chart is {}, expected {chart}",
+                    release.chart
+                );
+            }
+            let chart_version =
+                yaml_file(&root.join("charts").join(chart).join("Chart.yaml"))?["version"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+            if release.version != chart_version {
+                bail!(
+                    "bootstrap-kit/{file}: chart version {} does not match charts/{chart}/Chart.yaml version {chart_version}",
+                    release.version
+                );
+            }
+            let mut env = Vec::new();
+            if chart == "openova-flow-emitter" {
+                let url = if region.primary {
+                    IN_CLUSTER_URL.to_owned()
+                } else {
+                    format!("https://openova-flow.{fqdn}")
+                };
+                env.push(("FLOW_SERVER_URL".to_owned(), url));
+                env.push(("REGION_KEY".to_owned(), region.key.clone()));
+                env.push((
+                    "FLOW_ID".to_owned(),
+                    vars.get("SOVEREIGN_DEPLOYMENT_ID")
+                        .cloned()
+                        .unwrap_or_default(),
+                ));
+            }
+            cases.push(Case::Render {
+                chart: root
+                    .join("charts")
+                    .join(chart)
+                    .to_string_lossy()
+                    .into_owned(),
+                values: None,
+                extra: Some(release.values),
+                label: format!("{chart} bootstrap-kit/{file} ({role} {})", region.key),
+                expect: Expectation::Renders {
+                    case: format!("kit-{role}"),
+                    image_prefix: manifests::expected_image_prefix(None),
+                    env,
+                },
+            });
+            n += 1;
+        }
+    }
+    Ok(format!(
+        ", {n} kit-value renders ({} and {})",
+        primary.key, secondary.key
+    ))
 }

@@ -8,6 +8,7 @@
 //! * [`envsubst`]: Flux's `postBuild` substitution (`${X}`, `${X:=d}`, `${X:-d}`).
 //! * [`elf`]: "is this binary static" (no `PT_INTERP` program header).
 //! * [`image`]: FROM-scratch image contexts and the OCI labels.
+//! * [`kit`]: bootstrap-kit slot values as Flux substitutes them.
 //! * [`nixstub`]: checks on the image configs the stubbed Nix flake writes.
 //!
 //! The Helm driver run inside the tools virtualenv is [`HELM_DRIVER`].
@@ -18,6 +19,7 @@ pub mod elf;
 pub mod envsubst;
 pub mod failcase;
 pub mod image;
+pub mod kit;
 pub mod manifests;
 pub mod nixstub;
 

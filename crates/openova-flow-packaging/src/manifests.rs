@@ -609,6 +609,17 @@ pub fn case_expectations(chart: &str, case: &str) -> Option<Vec<Expect>> {
     use Expect::*;
     let list = match (chart, case) {
         (_, "disabled-values") => vec![ZeroDocs],
+        ("openova-flow-server" | "openova-flow-proxy", "kit-secondary") => vec![ZeroDocs],
+        ("openova-flow-server", "kit-primary") => vec![
+            Count("Cluster", 1),
+            Count("HTTPRoute", 1),
+            Env("FLOW_SERVER_BACKEND", "postgres"),
+            SecretRef("FLOW_SERVER_PG_DSN", "openova-flow-pg-app", "uri"),
+        ],
+        ("openova-flow-proxy", "kit-primary") => vec![Count("Deployment", 1)],
+        ("openova-flow-emitter", "kit-primary" | "kit-secondary") => {
+            vec![Count("DaemonSet", 1), Count("Role", 1)]
+        }
         ("openova-flow-server", "tag-values") => vec![
             Count("Deployment", 1),
             Replicas(1),
@@ -713,3 +724,7 @@ pub fn case_expectations(chart: &str, case: &str) -> Option<Vec<Expect>> {
     };
     Some(list)
 }
+
+#[cfg(test)]
+#[path = "manifests_tests.rs"]
+mod tests;

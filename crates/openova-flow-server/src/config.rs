@@ -28,12 +28,13 @@ use crate::duration::parse_go_duration;
                   Prefer the environment for the DSN and tokens: flags are visible in process lists."
 )]
 pub struct Args {
-    /// Listen address: host:port, [v6]:port, or :port for all interfaces.
+    /// Listen address.
     #[arg(
         long,
         env = "FLOW_SERVER_LISTEN_ADDR",
         default_value = ":8080",
-        value_name = "ADDR"
+        value_name = "ADDR",
+        help = "Listen address: host:port, [v6]:port, or :port for all interfaces"
     )]
     pub listen_addr: String,
     /// Events retained per flow for resume (1–1000000).

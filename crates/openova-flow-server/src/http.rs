@@ -100,7 +100,7 @@ impl AppState {
     }
 }
 
-/// The router: every request goes through [`dispatch`].
+/// The router: one fallback handler routes every request (see the module docs).
 pub fn app(state: AppState) -> Router {
     Router::new().fallback(dispatch).with_state(state)
 }

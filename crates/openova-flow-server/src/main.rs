@@ -9,6 +9,7 @@ use openova_flow_server::config::{Config, ConfigError};
 use openova_flow_server::metrics::Metrics;
 use openova_flow_server::server::{self, SHUTDOWN_GRACE, ServeOutcome};
 use openova_flow_server::{AppState, backend, logging};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 fn main() -> ExitCode {
     let config = match Config::from_args(std::env::args_os(), true) {
@@ -57,6 +58,15 @@ async fn run(config: Config) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // Handlers are installed before the listening line: a signal sent as
+    // soon as that line appears must start a graceful shutdown.
+    let signals = match Signals::install() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("cannot install signal handlers: {e}");
+            return ExitCode::from(1);
+        }
+    };
     let addr = listener
         .local_addr()
         .map_or_else(|_| config.listen_addr.to_string(), |a| a.to_string());
@@ -69,33 +79,40 @@ async fn run(config: Config) -> ExitCode {
         "openova-flow-server listening"
     );
     let state = AppState::new(config, backend, metrics);
-    match server::serve(listener, state, shutdown_signal(), SHUTDOWN_GRACE).await {
+    match server::serve(listener, state, signals.shutdown(), SHUTDOWN_GRACE).await {
         ServeOutcome::Clean => ExitCode::SUCCESS,
         ServeOutcome::DeadlineExceeded { .. } => ExitCode::from(1),
     }
 }
 
-/// Resolves on the first SIGTERM or SIGINT; a second one exits at once.
-async fn shutdown_signal() {
-    wait_for_signal().await;
-    tokio::spawn(async {
-        wait_for_signal().await;
-        tracing::warn!("second signal: exiting now");
-        std::process::exit(1);
-    });
+/// SIGTERM and SIGINT, registered once.
+struct Signals {
+    term: Signal,
+    int: Signal,
 }
 
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
+impl Signals {
+    fn install() -> std::io::Result<Self> {
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    async fn next(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
         }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
+    }
+
+    /// Resolves on the first signal; a second one exits at once (code 1).
+    async fn shutdown(mut self) {
+        self.next().await;
+        tokio::spawn(async move {
+            self.next().await;
+            tracing::warn!("second signal: exiting now");
+            std::process::exit(1);
+        });
     }
 }

@@ -1,6 +1,6 @@
 //! The memory backend (server.md §10.1).
 //!
-//! One [`FlowCell`] per flowId in a sharded map. Each cell has its own mutex
+//! One `FlowCell` per flowId in a sharded map. Each cell has its own mutex
 //! around the epoch, last seq, materialised [`FlowState`], the ring of the
 //! last `RING_CAPACITY` frames, the subscribers, the last-write time and the
 //! log lines. Publishing holds only that flow's lock: check caps → fold →
@@ -783,5 +783,379 @@ impl Backend for MemoryBackend {
 
     fn close(&self) -> BoxFut<'_, ()> {
         Box::pin(std::future::ready(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stream::SseBody;
+    use futures::FutureExt;
+    use openova_flow_contract::decode_message;
+    use openova_flow_contract::sse::{Frame, FrameParser};
+
+    fn metrics() -> Arc<Metrics> {
+        Arc::new(Metrics::new("memory"))
+    }
+
+    fn hub_with(cfg: HubConfig) -> Arc<Hub> {
+        Hub::new(cfg, metrics())
+    }
+
+    fn node(id: &str) -> FlowMessage {
+        decode_message(format!(r#"{{"type":"upsert-nodes","nodes":[{{"id":"{id}"}}]}}"#).as_bytes())
+            .unwrap()
+    }
+
+    fn body(hub: &Arc<Hub>, flow: &str, last: Option<&str>, hb: Duration) -> SseBody {
+        SseBody::new(hub.subscribe(flow, last).unwrap(), hb, metrics(), None)
+    }
+
+    fn frames(chunk: &[u8]) -> Vec<Frame> {
+        FrameParser::new().push(chunk)
+    }
+
+    fn seq(f: &Frame) -> u64 {
+        f.id.as_deref()
+            .and_then(|id| id.rsplit_once('-'))
+            .and_then(|(_, s)| s.parse().ok())
+            .unwrap_or(0)
+    }
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    #[tokio::test]
+    async fn d7_stalled_subscriber_gets_current_snapshot_then_later_events() {
+        let hub = hub_with(HubConfig {
+            subscriber_queue: 4,
+            ..HubConfig::default()
+        });
+        let epoch = hub.publish("f", node("a")).unwrap().epoch;
+        let mut b = body(&hub, "f", None, HOUR);
+        let first = frames(&b.next_chunk().await.unwrap());
+        assert_eq!(first[0].event, "snapshot");
+        assert_eq!(first[0].id, Some(format!("{epoch}-1")));
+        // Stalled: 20 publishes, each returns at once.
+        for i in 0..20 {
+            assert_eq!(hub.publish("f", node(&format!("n{i}"))).unwrap().seq, i + 2);
+        }
+        let resync = frames(&b.next_chunk().await.unwrap());
+        assert_eq!(resync.len(), 1);
+        assert_eq!(resync[0].event, "snapshot");
+        assert_eq!(
+            resync[0].id,
+            Some(format!("{epoch}-21")),
+            "stamped with the current id"
+        );
+        hub.publish("f", node("later")).unwrap();
+        let next = frames(&b.next_chunk().await.unwrap());
+        assert_eq!(next[0].event, "upsert-nodes");
+        assert_eq!(
+            next[0].id,
+            Some(format!("{epoch}-22")),
+            "only later events follow"
+        );
+        assert!(
+            b.next_chunk().now_or_never().is_none(),
+            "nothing else queued"
+        );
+    }
+
+    /// A reader that reads at irregular moments never sees a seq gap that is
+    /// not preceded by a snapshot frame, and never a duplicate.
+    #[tokio::test]
+    async fn d7_no_gap_without_snapshot_under_irregular_reading() {
+        let hub = hub_with(HubConfig {
+            subscriber_queue: 4,
+            ..HubConfig::default()
+        });
+        let mut b = body(&hub, "f", None, HOUR);
+        let mut state: u32 = 12345;
+        let mut last_seq = 0u64;
+        let mut published = 0u64;
+        let mut resyncs = 0;
+        for _ in 0..3000 {
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            if !(state >> 16).is_multiple_of(3) {
+                hub.publish("f", node(&format!("n{}", published % 7)))
+                    .unwrap();
+                published += 1;
+                continue;
+            }
+            let reads = (state >> 20) % 6;
+            for _ in 0..reads {
+                let Some(chunk) = b.next_chunk().now_or_never() else {
+                    break;
+                };
+                for f in frames(&chunk.unwrap()) {
+                    let s = seq(&f);
+                    if f.event == "snapshot" {
+                        resyncs += 1;
+                        assert!(s >= last_seq);
+                    } else {
+                        assert_eq!(s, last_seq + 1, "gap without a snapshot frame");
+                    }
+                    last_seq = s;
+                }
+            }
+        }
+        assert!(resyncs > 1, "the schedule produced lag");
+    }
+
+    #[tokio::test]
+    async fn d7_each_event_serialised_once_for_100_subscribers() {
+        let hub = hub_with(HubConfig::default());
+        hub.publish("f", node("seed")).unwrap();
+        let mut bodies: Vec<SseBody> = (0..100).map(|_| body(&hub, "f", None, HOUR)).collect();
+        for b in &mut bodies {
+            b.next_chunk().await.unwrap(); // snapshot
+        }
+        let before = hub.frames_serialised();
+        for i in 0..10 {
+            hub.publish("f", node(&format!("n{i}"))).unwrap();
+        }
+        assert_eq!(
+            hub.frames_serialised() - before,
+            10,
+            "one serialisation per event"
+        );
+        for i in 0..10 {
+            let chunks: Vec<Bytes> = {
+                let mut v = Vec::new();
+                for b in &mut bodies {
+                    v.push(b.next_chunk().await.unwrap());
+                }
+                v
+            };
+            let ptr = chunks[0].as_ptr();
+            assert!(
+                chunks.iter().all(|c| c.as_ptr() == ptr && c == &chunks[0]),
+                "event {i}: all subscribers share the same frame bytes"
+            );
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn d8_heartbeat_after_exactly_one_interval_of_idleness() {
+        let hub = hub_with(HubConfig::default());
+        let hb = Duration::from_secs(15);
+        let mut b = body(&hub, "f", None, hb);
+        let t0 = Instant::now();
+        let first = b.next_chunk().await.unwrap();
+        assert!(first.starts_with(b"retry: 2000\nevent: snapshot\nid: 0\n"));
+        let beat = b.next_chunk().await.unwrap();
+        assert_eq!(&beat[..], b"event: heartbeat\ndata: {}\n\n");
+        assert_eq!(t0.elapsed(), hb, "never before one interval");
+        tokio::time::advance(Duration::from_secs(10)).await;
+        hub.publish("f", node("a")).unwrap();
+        let t1 = Instant::now();
+        let ev = b.next_chunk().await.unwrap();
+        assert!(ev.starts_with(b"event: upsert-nodes\n"));
+        let beat = b.next_chunk().await.unwrap();
+        assert_eq!(&beat[..], b"event: heartbeat\ndata: {}\n\n");
+        assert_eq!(t1.elapsed(), hb, "idleness counts from the last frame");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn d8_live_resume_puts_the_retry_prefix_before_the_first_heartbeat() {
+        let hub = hub_with(HubConfig::default());
+        let e = hub.publish("f", node("a")).unwrap().epoch;
+        let mut b = body(&hub, "f", Some(&format!("{e}-1")), Duration::from_secs(15));
+        let first = b.next_chunk().await.unwrap();
+        assert_eq!(&first[..], b"retry: 2000\nevent: heartbeat\ndata: {}\n\n");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn d11_ttl_drops_idle_flows_without_subscribers() {
+        let ttl = Duration::from_secs(60);
+        let hub = hub_with(HubConfig {
+            flow_ttl: Some(ttl),
+            ..HubConfig::default()
+        });
+        hub.publish("idle", node("a")).unwrap();
+        hub.publish("watched", node("a")).unwrap();
+        hub.append_log_lines("logs-only", vec![log_line()]).unwrap();
+        let _sub = hub.subscribe("watched", None).unwrap();
+        tokio::time::advance(ttl - Duration::from_millis(1)).await;
+        assert_eq!(hub.sweep_ttl(), 0, "not idle for the whole TTL yet");
+        hub.publish("idle", node("b")).unwrap(); // a write restarts the clock
+        tokio::time::advance(Duration::from_millis(1)).await;
+        assert_eq!(hub.sweep_ttl(), 1, "only the log-lines flow");
+        assert!(hub.list_log_lines("logs-only", &all_lines()).is_empty());
+        tokio::time::advance(ttl).await;
+        assert_eq!(hub.sweep_ttl(), 1);
+        assert!(hub.snapshot("idle").is_none());
+        assert!(
+            hub.snapshot("watched").is_some(),
+            "a flow with a subscriber is kept"
+        );
+        assert_eq!(hub.flow_count(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn d11_ttl_sweeper_runs_on_its_own() {
+        let hub = hub_with(HubConfig {
+            flow_ttl: Some(Duration::from_secs(600)),
+            ..HubConfig::default()
+        });
+        let task = hub.spawn_ttl_sweeper().unwrap();
+        hub.publish("idle", node("a")).unwrap();
+        tokio::time::sleep(Duration::from_secs(600 + 61)).await;
+        assert!(
+            hub.snapshot("idle").is_none(),
+            "swept at least once a minute"
+        );
+        task.abort();
+    }
+
+    fn log_line() -> NewLogLine {
+        NewLogLine {
+            node_id: "n".into(),
+            exec_id: "e".into(),
+            level: Default::default(),
+            message: "m".into(),
+            occurred_at: 1,
+        }
+    }
+
+    fn all_lines() -> LogQuery {
+        LogQuery {
+            exec_id: None,
+            node_id: None,
+            after_seq: 0,
+            limit: 5000,
+        }
+    }
+
+    #[tokio::test]
+    async fn stream_only_entries_do_not_count_and_leave_with_their_last_subscriber() {
+        let hub = hub_with(HubConfig {
+            max_flows: 1,
+            ..HubConfig::default()
+        });
+        let a = hub.subscribe("watch-only", None).unwrap();
+        let b = hub.subscribe("watch-only", None).unwrap();
+        assert_eq!(hub.flow_count(), 0);
+        hub.publish("real", node("a")).unwrap();
+        assert_eq!(hub.flow_count(), 1);
+        drop(a);
+        assert!(hub.get("watch-only").is_some());
+        drop(b);
+        assert!(
+            hub.get("watch-only").is_none(),
+            "removed with its last subscriber"
+        );
+    }
+
+    #[tokio::test]
+    async fn capacity_eviction_skips_flows_with_subscribers() {
+        let hub = hub_with(HubConfig {
+            max_flows: 2,
+            ..HubConfig::default()
+        });
+        hub.publish("old", node("a")).unwrap();
+        hub.publish("newer", node("a")).unwrap();
+        let _s = hub.subscribe("old", None).unwrap();
+        hub.publish("third", node("a")).unwrap();
+        assert!(hub.snapshot("old").is_some(), "has a subscriber");
+        assert!(hub.snapshot("newer").is_none(), "evicted");
+        let _t = hub.subscribe("third", None).unwrap();
+        assert_eq!(
+            hub.publish("fourth", node("a")),
+            Err(BackendError::TooManyFlows)
+        );
+        assert!(
+            hub.get("fourth").is_none(),
+            "a refused flow leaves nothing behind"
+        );
+        assert_eq!(
+            hub.append_log_lines("fourth", vec![log_line()]),
+            Err(BackendError::TooManyFlows)
+        );
+        assert_eq!(hub.flow_count(), 2);
+    }
+
+    #[tokio::test]
+    async fn d6_replay_frames_are_the_broadcast_bytes() {
+        let hub = hub_with(HubConfig::default());
+        let e = hub.publish("f", node("a")).unwrap().epoch;
+        let mut live = body(&hub, "f", Some(&format!("{e}-1")), HOUR);
+        let mut broadcast = Vec::new();
+        for i in 0..5 {
+            hub.publish("f", node(&format!("n{i}"))).unwrap();
+        }
+        for _ in 0..5 {
+            broadcast.extend_from_slice(&live.next_chunk().await.unwrap());
+        }
+        let mut replay = body(&hub, "f", Some(&format!("{e}-1")), HOUR);
+        let chunk = replay.next_chunk().await.unwrap();
+        assert_eq!(
+            &chunk[..],
+            &broadcast[..],
+            "byte-identical, retry prefix included"
+        );
+    }
+
+    #[tokio::test]
+    async fn d10_delete_ends_streams_after_queued_frames() {
+        let hub = hub_with(HubConfig::default());
+        hub.publish("f", node("a")).unwrap();
+        let mut b = body(&hub, "f", None, HOUR);
+        b.next_chunk().await.unwrap();
+        hub.publish("f", node("b")).unwrap();
+        hub.delete("f");
+        assert!(
+            b.next_chunk().await.is_some(),
+            "the queued frame is delivered"
+        );
+        assert!(b.next_chunk().await.is_none(), "then the stream ends");
+        assert!(hub.snapshot("f").is_none());
+        assert_eq!(hub.flow_count(), 0);
+    }
+
+    #[tokio::test]
+    async fn shutdown_ends_streams_and_refuses_new_ones() {
+        let hub = hub_with(HubConfig::default());
+        let mut b = body(&hub, "f", None, HOUR);
+        b.next_chunk().await.unwrap();
+        hub.begin_shutdown();
+        assert!(b.next_chunk().await.is_none());
+        assert_eq!(
+            hub.subscribe("f", None).err(),
+            Some(BackendError::ShuttingDown)
+        );
+    }
+
+    #[test]
+    fn concurrent_publishers_are_sequenced_per_flow() {
+        let hub = hub_with(HubConfig {
+            subscriber_queue: 1000,
+            ..HubConfig::default()
+        });
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut b = rt.block_on(async { body(&hub, "f", None, HOUR) });
+        std::thread::scope(|s| {
+            for t in 0..8 {
+                let hub = &hub;
+                s.spawn(move || {
+                    for i in 0..50 {
+                        hub.publish("f", node(&format!("{t}-{i}"))).unwrap();
+                        hub.publish(&format!("other-{t}"), node("x")).unwrap();
+                    }
+                });
+            }
+        });
+        rt.block_on(async {
+            let mut parser = FrameParser::new();
+            let mut seqs = Vec::new();
+            while seqs.len() < 401 {
+                let chunk = b.next_chunk().await.unwrap();
+                seqs.extend(parser.push(&chunk).iter().map(seq));
+            }
+            assert_eq!(seqs, (0..=400).collect::<Vec<u64>>());
+        });
     }
 }

@@ -1234,6 +1234,22 @@ pub async fn d17_root_descriptor_and_head(s: &dyn Starter) {
     assert_eq!(r.header("content-type"), Some("text/event-stream"));
 }
 
+pub async fn d17_readyz_503_while_shutting_down(s: &dyn Starter) {
+    let srv = s.start(&[]).await;
+    let c = Client::new(&srv);
+    let mut sse = c.stream("f1").await;
+    sse.next_event().await;
+    srv.state().begin_shutdown();
+    let r = c.get("/readyz").await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (503, "not ready: shutting down\n")
+    );
+    assert_eq!(r.header("retry-after"), Some("1"));
+    assert_eq!(c.get("/healthz").await.status, 200, "alive while draining");
+    sse.expect_end().await;
+}
+
 pub async fn d18_routing(s: &dyn Starter) {
     let srv = s.start(&[]).await;
     let c = Client::new(&srv);

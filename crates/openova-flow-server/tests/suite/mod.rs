@@ -70,6 +70,7 @@ macro_rules! acceptance_tests {
             d13_cors_set,
             d14_metrics,
             d17_root_descriptor_and_head,
+            d17_readyz_503_while_shutting_down,
             d18_routing,
             d19_log_lines,
             d20_testing_api_restart_on_same_port,

@@ -185,6 +185,7 @@ async fn t1_matrix_with_jwks_and_secret() {
         "expired",
     )
     .await;
+    start_of_second().await;
     expect_401(
         call(
             &p,

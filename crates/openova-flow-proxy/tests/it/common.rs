@@ -56,6 +56,20 @@ pub fn now() -> i64 {
     i64::try_from(get_current_timestamp()).unwrap()
 }
 
+/// Waits until the wall clock is early in a second. JWT times are whole
+/// seconds, so "`nbf` 31 s ahead" only stays 31 s ahead if the token is
+/// checked within the second it was minted in; tests of that boundary start
+/// here so a busy machine has ~900 ms instead of a random fraction.
+pub async fn start_of_second() {
+    let sub = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_millis();
+    if sub > 100 {
+        tokio::time::sleep(Duration::from_millis(u64::from(1005 - sub))).await;
+    }
+}
+
 /// Claims that may read `deployments`, valid for five minutes.
 pub fn claims_for(deployments: &[&str]) -> Value {
     json!({"sub":"alice","exp": now() + 300, "deployments": deployments})

@@ -63,6 +63,13 @@ impl ProxyState {
         if config.jwks.is_none() && secret.is_none() {
             return Err(ConfigError::NoKeySource);
         }
+        if let Some(JwksSource::Url(url)) = &config.jwks {
+            crate::config::check_jwks_url(url).map_err(|expected| ConfigError::Invalid {
+                var: "OPENOVA_FLOW_JWKS_URL",
+                value: url.clone(),
+                expected,
+            })?;
+        }
         let metrics = Metrics::default();
         let upstreams = Arc::new(Upstreams::load(
             config.server_url.clone(),

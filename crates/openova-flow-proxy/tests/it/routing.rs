@@ -281,3 +281,24 @@ async fn ops_routes() {
     );
     assert!(text.contains("openova_flow_proxy_streams_active 0"));
 }
+
+#[tokio::test]
+async fn state_construction_checks_key_sources() {
+    init();
+    let mut cfg = config("http://127.0.0.1:1");
+    cfg.jwt_secret = None;
+    let err = ProxyState::new(cfg.clone()).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("no token verification key configured"),
+        "{err}"
+    );
+    cfg.jwks = Some(openova_flow_proxy::JwksSource::Url(
+        "http://idp.example/jwks".into(),
+    ));
+    let err = ProxyState::new(cfg).await.unwrap_err();
+    assert!(
+        err.to_string().starts_with("invalid OPENOVA_FLOW_JWKS_URL"),
+        "{err}"
+    );
+}

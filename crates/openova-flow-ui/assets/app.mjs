@@ -7,6 +7,11 @@ import { buildGraph, laneStats, nodeDetails, progressText, formatDuration, forma
 import { layout, neighbour } from "./layout.mjs";
 import { FlowConnection, resolveApiBase, logLinesUrl, authHeaders } from "./connection.mjs";
 
+// Script errors are kept on <html data-error> (for tests and bug reports).
+window.addEventListener("error", (ev) => {
+  document.documentElement.dataset.error = String(ev.message || ev.error || "error");
+});
+
 const SVG = "http://www.w3.org/2000/svg";
 const FLOW_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 const ICONS = { pending: "\u25CB", running: "\u25D0", succeeded: "\u2713", failed: "\u2717" };
@@ -54,11 +59,6 @@ function readToken() {
 
 // ---------------------------------------------------------------- start
 
-if (flowId === null) {
-  showOpenForm();
-} else {
-  start();
-}
 
 function showOpenForm() {
   $("open-flow").hidden = false;
@@ -154,6 +154,9 @@ function bindControls() {
       ev.preventDefault();
       closeDetails();
     }
+  });
+  window.addEventListener("hashchange", () => {
+    if (new URLSearchParams(location.hash.replace(/^#/, "")).has("access_token")) conn.setToken(readToken());
   });
   document.addEventListener("visibilitychange", () => {
     if (!document.hidden && ui.detailsOpen) pollLogs();
@@ -556,7 +559,13 @@ function renderLanes(stats) {
     setText(title, `${lane.collapsed ? "\u25B8" : "\u25BE"} ${lane.label}`);
     const st = stats.lanes.get(lane.id);
     const sum = g.children[2];
-    setAttr(sum, "x", 24 + Math.min(40, lane.label.length) * 8);
+    let titleWidth = 0;
+    try {
+      titleWidth = title.getComputedTextLength();
+    } catch {
+      titleWidth = 0;
+    }
+    setAttr(sum, "x", Math.round(12 + (titleWidth || (lane.label.length + 2) * 8) + 14));
     setText(sum, st ? progressText(st) : "");
   }
   for (const [id, g] of ui.elements.lanes) {
@@ -642,4 +651,12 @@ function renderNodes() {
     }
   }
   for (const k of [...ui.lastStatus.keys()]) if (!ui.graph.itemByKey.has(k)) ui.lastStatus.delete(k);
+}
+
+// ---------------------------------------------------------------- go
+
+if (flowId === null) {
+  showOpenForm();
+} else {
+  start();
 }

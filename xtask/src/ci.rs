@@ -52,6 +52,8 @@ const GATES: &[(&str, GateFn)] = &[
     ("nix", || crate::nix_check::run_check().map(|()| Outcome::Passed)),
     ("musl", crate::images::musl_gate),
     ("container-smoke", crate::images::smoke_gate),
+    ("ui-js", crate::ui::js_gate),
+    ("ui-browser", crate::ui::browser_gate),
 ];
 
 pub fn run(args: &CiArgs) -> Result<ExitCode> {

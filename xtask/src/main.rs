@@ -12,6 +12,7 @@ mod docker;
 mod images;
 mod nix_check;
 mod render_cloudinit;
+mod ui;
 mod util;
 mod venv;
 
@@ -54,6 +55,8 @@ enum Command {
     Dist(dist::DistArgs),
     /// FROM-scratch images of the static binaries (localhost/<name>:dev).
     Images(images::ImagesArgs),
+    /// Rerun the page's browser tests and rewrite docs/img/flow-multi-region.png.
+    UiScreenshot,
 }
 
 fn main() -> ExitCode {
@@ -67,6 +70,7 @@ fn main() -> ExitCode {
         Command::NixCheck => nix_check::run_check().map(|()| ExitCode::SUCCESS),
         Command::Dist(args) => dist::run_cmd(&args).map(|()| ExitCode::SUCCESS),
         Command::Images(args) => images::run_cmd(&args).map(|()| ExitCode::SUCCESS),
+        Command::UiScreenshot => ui::screenshot().map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

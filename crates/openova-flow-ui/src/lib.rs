@@ -50,15 +50,11 @@ pub fn index_html() -> String {
     page_html(&UiConfig::default(), None, "ui/")
 }
 
-/// The index page as a complete response for `GET /` (with `Vary: Accept`,
-/// since `/` negotiates between this page and the server's JSON descriptor).
+/// The index page as a complete response for `GET /`. The host negotiates
+/// (e.g. with [`wants_html`]) and adds `Vary: Accept`, since `/` serves
+/// either this page or its own JSON.
 pub fn index_response(config: &UiConfig) -> Response {
-    let mut resp = http_util::html_response(config, page_html(config, None, "ui/"));
-    resp.headers_mut().insert(
-        axum::http::header::VARY,
-        axum::http::HeaderValue::from_static("Accept"),
-    );
-    resp
+    http_util::html_response(config, page_html(config, None, "ui/"))
 }
 
 /// The UI routes with the default configuration (API at `/v1/flows`).

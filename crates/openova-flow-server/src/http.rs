@@ -100,9 +100,18 @@ impl AppState {
     }
 }
 
-/// The router: one fallback handler routes every request (see the module docs).
+/// The router: one fallback handler routes every request (see the module
+/// docs), except the UI page (`/flows/{flowId}`, `/ui/…`, and `GET /` for
+/// browsers, §3.1) served by `openova-flow-ui`.
 pub fn app(state: AppState) -> Router {
-    Router::new().fallback(dispatch).with_state(state)
+    let ui_config = openova_flow_ui::UiConfig::default();
+    state.set_ui(Arc::new(move |_| {
+        openova_flow_ui::index_response(&ui_config)
+    }));
+    Router::new()
+        .merge(openova_flow_ui::router())
+        .fallback(dispatch)
+        .with_state(state)
 }
 
 /// A routed path (§2). Flow ids are still raw (percent-encoded).

@@ -13,13 +13,12 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use openova_flow_server::testing::{TestServer, start};
-use openova_flow_ui::{UiConfig, index_response, router, router_with};
+use openova_flow_ui::{UiConfig, router_with};
 use serde_json::{Value, json};
 
 // ------------------------------------------------------------ browser
@@ -271,16 +270,6 @@ async fn serve(app: axum::Router) -> (String, tokio::task::JoinHandle<()>) {
     (format!("http://{addr}"), task)
 }
 
-/// The flow server with the UI mounted the way the server binary mounts it:
-/// the UI router merged in, the index page installed for `GET /`.
-async fn server_with_ui(server: &TestServer) -> (String, tokio::task::JoinHandle<()>) {
-    let cfg = UiConfig::default();
-    server
-        .state()
-        .set_ui(Arc::new(move |_| index_response(&cfg)));
-    serve(openova_flow_server::app(server.state().clone()).merge(router())).await
-}
-
 fn artefact_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -294,7 +283,8 @@ fn artefact_dir() -> PathBuf {
 
 async fn live_multi_region_flow(c: &Client) {
     let server = start(&[]).await.unwrap();
-    let (base, _task) = server_with_ui(&server).await;
+    // The flow server itself serves the page (GET / for browsers, /flows/{id}).
+    let base = server.url();
     let api = server.url();
 
     // GET / with a browser's Accept is the index page; open a flow from it.
@@ -613,7 +603,8 @@ async fn live_multi_region_flow(c: &Client) {
 
 async fn many_nodes(c: &Client) {
     let server = start(&[]).await.unwrap();
-    let (base, _task) = server_with_ui(&server).await;
+    // The flow server itself serves the page (GET / for browsers, /flows/{id}).
+    let base = server.url();
     let api = server.url();
     for region in ["fsn1", "hel1", "nbg1", "ash1"] {
         let names: Vec<String> = (0..150).map(|i| format!("hr-{i:03}")).collect();
@@ -688,7 +679,7 @@ async fn many_nodes(c: &Client) {
 
 async fn read_token_prompt(c: &Client) {
     let server = start(&["--read-token", "r3ad"]).await.unwrap();
-    let (base, _task) = server_with_ui(&server).await;
+    let base = server.url();
     post(&server.url(), "sec", &json!({"type":"upsert-nodes","nodes":[{"id":"a","label":"a","status":"running","region":"fsn1"}]})).await;
     c.goto(&format!("{base}/flows/sec")).await.unwrap();
     assert_eq!(

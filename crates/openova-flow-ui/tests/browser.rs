@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
-use openova_flow_server::testing::{TestServer, start};
+use openova_flow_server::testing::start;
 use openova_flow_ui::{UiConfig, router_with};
 use serde_json::{Value, json};
 

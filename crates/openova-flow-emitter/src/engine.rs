@@ -326,8 +326,8 @@ impl<C: FlowApi, S: DesiredSource> Engine<C, S> {
                 }
             }
             if !interrupted {
-                self.metrics
-                    .set_queue_depth(diff(&desired, &self.acked).len());
+                // Every batch of the diff was acknowledged (or dropped).
+                self.metrics.set_queue_depth(0);
                 return FlushEnd::Done;
             }
         }

@@ -39,7 +39,7 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub struct Global {
-    /// Flow server base URL (through the proxy: its base, e.g. https://console.example.org/api).
+    /// Flow server base URL (through the proxy: its base, e.g. `https://console.example.org/api`).
     #[arg(
         long,
         env = "OPENOVA_FLOW_SERVER",

@@ -43,6 +43,7 @@ const GATES: &[(&str, GateFn)] = &[
     ("one-crypto-provider", one_crypto_provider),
     ("test", test),
     ("doc", doc),
+    ("fuzz", crate::fuzz::gate),
     ("bootstrap-deps", crate::check_bootstrap_deps::gate),
     ("kit-schema", crate::check_bootstrap_deps::kit_schema_gate),
     ("cloudinit", crate::render_cloudinit::gate_render),

@@ -9,6 +9,7 @@ mod check_bootstrap_deps;
 mod ci;
 mod dist;
 mod docker;
+mod fuzz;
 mod images;
 mod nix_check;
 mod render_cloudinit;

@@ -50,7 +50,9 @@ const GATES: &[(&str, GateFn)] = &[
     ("cloudinit-golden", crate::render_cloudinit::gate_golden),
     ("tf-fmt", crate::render_cloudinit::gate_fmt),
     ("charts", || crate::charts::run().map(|()| Outcome::Passed)),
-    ("nix", || crate::nix_check::run_check().map(|()| Outcome::Passed)),
+    ("nix", || {
+        crate::nix_check::run_check().map(|()| Outcome::Passed)
+    }),
     ("musl", crate::images::musl_gate),
     ("container-smoke", crate::images::smoke_gate),
     ("ui-js", crate::ui::js_gate),

@@ -79,7 +79,7 @@ impl FanoutReport {
         let mut s = format!(
             "fanout: {} subscribers over {} flows, {} events/s for {:.0}s\n  \
              connected {} in {:.2}s, stream errors {}\n  \
-             published {} (errors {}) POST latency {}\n  \
+             published {} ({:.0}/s achieved; errors {}) POST latency {}\n  \
              delivered {} of {} expected, lost {}, covered by resync {}, resyncs {}, seq gaps {}, duplicates {}, heartbeats {}\n  \
              delivery latency {}\n  frames/s {:.0}",
             args.subscribers,
@@ -90,6 +90,7 @@ impl FanoutReport {
             self.connect_secs,
             self.stream_errors,
             self.published,
+            self.published as f64 / self.publish_secs.max(1e-9),
             self.publish_errors,
             self.post_latency.display_ms(),
             self.delivered,
@@ -121,6 +122,7 @@ impl FanoutReport {
             "published": self.published,
             "publishErrors": self.publish_errors,
             "publishSecs": self.publish_secs,
+            "publishedPerSec": self.published as f64 / self.publish_secs.max(1e-9),
             "postLatency": self.post_latency.to_json(),
             "expected": self.expected,
             "delivered": self.delivered,

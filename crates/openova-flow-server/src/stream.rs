@@ -277,7 +277,11 @@ pub struct SseBody {
     initial_sent: bool,
     done: bool,
     heartbeat: Duration,
+    /// Fires at or before the heartbeat deadline; re-armed lazily (see
+    /// `last_frame`), so a busy stream does not touch the timer per frame.
     idle: Pin<Box<Sleep>>,
+    /// When the last frame was written; the heartbeat is due one interval later.
+    last_frame: Instant,
     metrics: Arc<Metrics>,
     _permit: Option<SubscriberPermit>,
 }
@@ -306,6 +310,7 @@ impl SseBody {
             done: false,
             heartbeat,
             idle: Box::pin(tokio::time::sleep(heartbeat)),
+            last_frame: Instant::now(),
             metrics,
             _permit: permit,
         }
@@ -331,8 +336,7 @@ impl SseBody {
             bytes
         };
         self.metrics.frames_sent(kind, frames, out.len());
-        let deadline = Instant::now() + self.heartbeat;
-        self.idle.as_mut().reset(deadline);
+        self.last_frame = Instant::now();
         out
     }
 }
@@ -382,16 +386,23 @@ impl Body for SseBody {
                 this.done = true;
                 Poll::Ready(None)
             }
-            Poll::Pending => match this.idle.as_mut().poll(cx) {
-                Poll::Ready(()) => {
-                    let hb = Bytes::from_static(HEARTBEAT_FRAME);
-                    Poll::Ready(Some(Ok(Frame::data(this.emit(
-                        hb,
-                        FrameKind::Heartbeat,
-                        1,
-                    )))))
+            Poll::Pending => loop {
+                match this.idle.as_mut().poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(()) => {
+                        let due = this.last_frame + this.heartbeat;
+                        if Instant::now() < due {
+                            // Frames were written since the timer was armed.
+                            this.idle.as_mut().reset(due);
+                            continue;
+                        }
+                        let hb = Bytes::from_static(HEARTBEAT_FRAME);
+                        let out = this.emit(hb, FrameKind::Heartbeat, 1);
+                        let next = this.last_frame + this.heartbeat;
+                        this.idle.as_mut().reset(next);
+                        return Poll::Ready(Some(Ok(Frame::data(out))));
+                    }
                 }
-                Poll::Pending => Poll::Pending,
             },
         }
     }

@@ -520,14 +520,10 @@ impl Hub {
                 cell,
                 key,
             };
-            return Ok(Subscription::new(
-                opened,
-                initial,
-                frames,
-                rx,
-                lagged,
-                Box::new(handle),
-            ));
+            return Ok(
+                Subscription::new(opened, initial, frames, rx, lagged, Box::new(handle))
+                    .with_flow_id(flow_id),
+            );
         }
     }
 

@@ -187,6 +187,8 @@ pub struct Subscription {
     rx: mpsc::Receiver<Bytes>,
     lagged: Arc<AtomicBool>,
     handle: Box<dyn SubscriptionHandle>,
+    /// For the `subscriber resync` debug line.
+    flow_id: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for Subscription {
@@ -216,7 +218,14 @@ impl Subscription {
             rx,
             lagged,
             handle,
+            flow_id: None,
         }
+    }
+
+    /// Names the flow in the stream's log lines.
+    pub fn with_flow_id(mut self, flow_id: impl Into<Arc<str>>) -> Self {
+        self.flow_id = Some(flow_id.into());
+        self
     }
 
     /// How the stream started.
@@ -369,7 +378,10 @@ impl Body for SseBody {
                     match this.sub.handle.resync(&mut this.sub.rx) {
                         Some(snapshot) => {
                             this.metrics.resync();
-                            tracing::debug!("subscriber resync");
+                            tracing::debug!(
+                                flowId = this.sub.flow_id.as_deref().unwrap_or(""),
+                                "subscriber resync"
+                            );
                             let out = this.emit(snapshot, FrameKind::Snapshot, 1);
                             Poll::Ready(Some(Ok(Frame::data(out))))
                         }

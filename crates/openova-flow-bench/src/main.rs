@@ -118,7 +118,7 @@ struct FanoutCli {
     /// PID of a local server: report its RSS per idle subscriber.
     #[arg(long)]
     server_pid: Option<u32>,
-    /// Flow ids are `<prefix>-<i>`.
+    /// Flow ids are `<prefix>-<i>`; they are deleted and recreated first.
     #[arg(long, default_value = "bench-fanout")]
     flow_prefix: String,
 }

@@ -106,8 +106,10 @@ fn mask_uri_rest(rest: &str) -> String {
     format!("{authority}{tail}")
 }
 
-fn quote_kv(v: &str) -> String {
-    if !v.is_empty() && !v.contains([' ', '\'', '\\']) {
+/// Quotes a libpq `key=value` value when it is empty or holds whitespace,
+/// `'` or `\`.
+pub(crate) fn quote_kv(v: &str) -> String {
+    if !v.is_empty() && !v.contains([' ', '\t', '\n', '\'', '\\']) {
         return v.to_owned();
     }
     let mut out = String::from("'");
@@ -123,7 +125,8 @@ fn quote_kv(v: &str) -> String {
 
 /// libpq `key=value` pairs: whitespace-separated, spaces around `=` allowed,
 /// values optionally single-quoted with `\` escapes. `None` if malformed.
-fn parse_key_values(s: &str) -> Option<Vec<(String, String)>> {
+/// Shared by DSN masking and the Postgres connector.
+pub(crate) fn parse_key_values(s: &str) -> Option<Vec<(String, String)>> {
     let mut out = Vec::new();
     let mut chars = s.chars().peekable();
     loop {

@@ -223,7 +223,7 @@ fn split_uri(dsn: &str) -> SplitDsn {
 
 /// Removes `sslmode` / `sslrootcert` from a libpq `key=value` string.
 fn split_key_values(dsn: &str) -> Result<SplitDsn, DsnError> {
-    let pairs = parse_key_values(dsn).ok_or(DsnError::KeyValue)?;
+    let pairs = crate::dsn::parse_key_values(dsn).ok_or(DsnError::KeyValue)?;
     let mut out = SplitDsn {
         rest: String::new(),
         ssl_mode: None,
@@ -234,69 +234,11 @@ fn split_key_values(dsn: &str) -> Result<SplitDsn, DsnError> {
         match k.as_str() {
             "sslmode" => out.ssl_mode = Some(v),
             "sslrootcert" => out.ssl_root_cert = Some(v),
-            _ => kept.push(format!("{k}={}", quote_value(&v))),
+            _ => kept.push(format!("{k}={}", crate::dsn::quote_kv(&v))),
         }
     }
     out.rest = kept.join(" ");
     Ok(out)
-}
-
-fn quote_value(v: &str) -> String {
-    if !v.is_empty() && !v.contains([' ', '\t', '\n', '\'', '\\']) {
-        return v.to_owned();
-    }
-    let mut out = String::with_capacity(v.len() + 2);
-    out.push('\'');
-    for c in v.chars() {
-        if c == '\'' || c == '\\' {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('\'');
-    out
-}
-
-/// libpq `key=value` pairs: whitespace-separated, spaces around `=` allowed,
-/// values optionally single-quoted, `\` escapes. `None` if malformed.
-fn parse_key_values(s: &str) -> Option<Vec<(String, String)>> {
-    let mut out = Vec::new();
-    let mut chars = s.chars().peekable();
-    loop {
-        while chars.next_if(|c| c.is_whitespace()).is_some() {}
-        if chars.peek().is_none() {
-            return Some(out);
-        }
-        let mut key = String::new();
-        while let Some(c) = chars.next_if(|c| c.is_ascii_alphanumeric() || *c == '_') {
-            key.push(c);
-        }
-        if key.is_empty() {
-            return None;
-        }
-        while chars.next_if(|c| c.is_whitespace()).is_some() {}
-        chars.next_if_eq(&'=')?;
-        while chars.next_if(|c| c.is_whitespace()).is_some() {}
-        let mut value = String::new();
-        if chars.next_if_eq(&'\'').is_some() {
-            loop {
-                match chars.next()? {
-                    '\\' => value.push(chars.next()?),
-                    '\'' => break,
-                    c => value.push(c),
-                }
-            }
-        } else {
-            while let Some(c) = chars.next_if(|c| !c.is_whitespace()) {
-                if c == '\\' {
-                    value.push(chars.next()?);
-                } else {
-                    value.push(c);
-                }
-            }
-        }
-        out.push((key, value));
-    }
 }
 
 fn percent_decode(s: &str) -> String {

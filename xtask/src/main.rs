@@ -54,7 +54,7 @@ enum Command {
     NixCheck,
     /// Static musl release builds of the service binaries into target/dist/.
     Dist(dist::DistArgs),
-    /// FROM-scratch images of the static binaries (localhost/<name>:dev).
+    /// FROM-scratch images of the static binaries (`localhost/<name>:dev`).
     Images(images::ImagesArgs),
     /// Rerun the page's browser tests and rewrite docs/img/flow-multi-region.png.
     UiScreenshot,

@@ -187,11 +187,14 @@ async fn startup_posts_upsert_flow_first_then_nodes_and_edges_acceptance_9() {
     assert!(proxy.log().is_empty(), "nothing before InitDone");
     e.region.release_event(Event::InitDone);
     e.region.charts_unavailable();
-    let snap = wait_statuses(
+    wait_statuses(
         &server.url(),
         &[("fsn1:bp-cilium", "succeeded"), ("fsn1", "succeeded")],
     )
     .await;
+    // Nodes and edges travel in separate POSTs: wait for the whole graph
+    // (edges included) before looking at what was posted.
+    let snap = wait_converged(&server.url(), &e).await;
     assert_eq!(snap["flow"]["id"], json!(FLOW));
     assert_eq!(snap["flow"]["status"], json!("running"));
     assert_eq!(
